@@ -1,0 +1,5 @@
+//! worker.toml: parsing, `${ENV}`/`${file:}` expansion, validation -> one [`Config`].
+
+mod types;
+
+pub use types::*;
