@@ -1,6 +1,25 @@
 //! acronis-watch: an alerting worker for Acronis Cyber Protect Cloud.
 //!
 //! Data flows one way: poll -> store -> evaluate -> transition + enqueue -> deliver.
+//! The modules, in that order:
 
+/// The Acronis API client: tokens, tenants, `resource_statuses` pages.
+pub mod acronis;
+/// Command-line definitions (clap) only.
+pub mod cli;
+/// The clock seam: wall clock, or fixed for `--now` and tests.
+pub mod clock;
+/// What each command does: the glue between CLI, config and the pipeline.
+pub mod commands;
+/// worker.toml -> one validated `Config`.
 pub mod config;
+/// Logging setup (text or JSON, -v/-q).
+pub mod logging;
+/// Per-tenant incremental polls and full resyncs into the state store.
+pub mod poll;
+/// The built-in simulated Acronis datacenter.
 pub mod simulator;
+/// The sled state directory.
+pub mod state;
+/// The worker assembled: store, client, poller.
+pub mod worker;

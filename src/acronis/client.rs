@@ -1,0 +1,336 @@
+//! The Acronis API client: authenticated GETs (401 -> refresh once -> retry),
+//! the client's own tenant, the customer tenants below it, and `resource_statuses`
+//! pages. One page at a time: nothing here holds the fleet.
+
+use std::time::Duration;
+
+use reqwest::StatusCode;
+use secrecy::ExposeSecret;
+use serde::Deserialize;
+
+use super::auth::{Token, Tokens};
+use super::error::{ApiError, ApiErrorKind};
+use super::http::{Response, RetryPolicy};
+use super::model::{StatusPage, Timestamp};
+use crate::config::AcronisConfig;
+
+const STATUSES: &str = "/api/resource_management/v4/resource_statuses";
+const TENANTS: &str = "/api/2/tenants";
+
+/// Whose token a request is sent with.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub enum Scope {
+    /// The API client's base token (its own tenant's scope).
+    Base,
+    /// A token scoped to this customer tenant (UUID); covers its units.
+    Tenant(String),
+}
+
+/// A tenant the poller watches.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct WatchedTenant {
+    /// The id per-tenant state is keyed by: the UUID that was scoped with.
+    pub id: String,
+    pub name: Option<String>,
+    pub scope: Scope,
+}
+
+/// Parameters of one `resource_statuses` request besides the cursor.
+#[derive(Debug, Clone)]
+pub struct PageRequest<'a> {
+    pub after: Option<&'a str>,
+    pub include_deleted: bool,
+}
+
+/// A tenant as Account Management describes it.
+#[derive(Debug, Clone, Deserialize)]
+pub struct TenantInfo {
+    pub id: String,
+    #[serde(default)]
+    pub parent_id: Option<String>,
+    #[serde(default)]
+    pub name: Option<String>,
+    #[serde(default)]
+    pub kind: Option<String>,
+    #[serde(default)]
+    pub enabled: Option<bool>,
+    #[serde(default)]
+    pub deleted_at: Option<serde_json::Value>,
+}
+
+#[derive(Deserialize)]
+struct TenantList {
+    #[serde(default)]
+    items: Vec<TenantInfo>,
+    #[serde(default)]
+    paging: Option<TenantPaging>,
+}
+
+#[derive(Deserialize)]
+struct TenantPaging {
+    #[serde(default)]
+    cursors: Option<TenantCursors>,
+}
+
+#[derive(Deserialize)]
+struct TenantCursors {
+    #[serde(default)]
+    after: Option<String>,
+}
+
+#[derive(Deserialize)]
+struct ClientInfo {
+    tenant_id: String,
+    #[serde(default)]
+    data: Option<ClientData>,
+}
+
+#[derive(Deserialize)]
+struct ClientData {
+    #[serde(default)]
+    client_name: Option<String>,
+}
+
+/// The API client.
+pub struct AcronisClient {
+    http: reqwest::Client,
+    base_url: String,
+    tokens: Tokens,
+    types: Vec<String>,
+    page_size: u32,
+}
+
+impl AcronisClient {
+    pub fn new(cfg: &AcronisConfig) -> Result<AcronisClient, ApiError> {
+        let http = reqwest::Client::builder()
+            .timeout(cfg.request_timeout)
+            .connect_timeout(cfg.request_timeout.min(Duration::from_secs(10)))
+            .user_agent(concat!("acronis-watch/", env!("CARGO_PKG_VERSION")))
+            .build()
+            .map_err(|e| {
+                ApiError::new(
+                    None,
+                    "client setup",
+                    ApiErrorKind::Transport {
+                        message: e.to_string(),
+                        attempts: 0,
+                    },
+                )
+            })?;
+        let base_url = cfg
+            .datacenter_url
+            .as_str()
+            .trim_end_matches('/')
+            .to_string();
+        let retry = RetryPolicy {
+            max_retries: cfg.max_retries,
+            backoff: cfg.retry_backoff,
+            max_retry_after: cfg.max_retry_after,
+        };
+        let tokens = Tokens::new(
+            http.clone(),
+            base_url.clone(),
+            cfg.client_id.clone(),
+            cfg.client_secret.clone(),
+            retry,
+        );
+        Ok(AcronisClient {
+            http,
+            base_url,
+            tokens,
+            types: cfg.resource_types.clone(),
+            page_size: cfg.page_size,
+        })
+    }
+
+    /// The token cache (for counters and pruning).
+    pub fn tokens(&self) -> &Tokens {
+        &self.tokens
+    }
+
+    async fn token(&self, scope: &Scope) -> Result<Token, ApiError> {
+        match scope {
+            Scope::Base => self.tokens.base().await,
+            Scope::Tenant(t) => self.tokens.scoped(t).await,
+        }
+    }
+
+    async fn invalidate(&self, scope: &Scope, generation: u64) {
+        match scope {
+            Scope::Base => self.tokens.invalidate_base(generation).await,
+            Scope::Tenant(t) => self.tokens.invalidate_scoped(t, generation).await,
+        }
+    }
+
+    /// GET `path` with `query` under `scope`; on a 401 the token is renewed and the
+    /// request tried once more. Returns the successful response.
+    async fn get(
+        &self,
+        scope: &Scope,
+        tenant: Option<&str>,
+        path: &str,
+        query: &[(&str, String)],
+    ) -> Result<Response, ApiError> {
+        let url = format!("{}{path}", self.base_url);
+        let endpoint = format!("GET {path}");
+        let mut renewed = false;
+        loop {
+            let token = self.token(scope).await?;
+            let resp = self
+                .tokens
+                .retry
+                .send(tenant, &endpoint, || {
+                    self.http
+                        .get(&url)
+                        .query(query)
+                        .bearer_auth(token.value.expose_secret())
+                })
+                .await?;
+            if resp.status == StatusCode::UNAUTHORIZED && !renewed {
+                tracing::info!(
+                    tenant = tenant.unwrap_or(""),
+                    endpoint,
+                    "token refused (401); renewing it"
+                );
+                self.invalidate(scope, token.generation).await;
+                renewed = true;
+                continue;
+            }
+            if !resp.status.is_success() {
+                return Err(resp.into_error(tenant, &endpoint));
+            }
+            return Ok(resp);
+        }
+    }
+
+    /// The API client's own tenant (usually the partner) and its display name.
+    pub async fn own_tenant(&self) -> Result<WatchedTenant, ApiError> {
+        let path = format!("/api/2/clients/{}", self.tokens.client_id);
+        let resp = self.get(&Scope::Base, None, &path, &[]).await?;
+        let info: ClientInfo = decode(&resp, None, &format!("GET {path}"))?;
+        Ok(WatchedTenant {
+            id: info.tenant_id,
+            name: info.data.and_then(|d| d.client_name),
+            scope: Scope::Base,
+        })
+    }
+
+    /// Every live customer tenant in the subtree of `root` (folders included).
+    pub async fn customers_below(&self, root: &str) -> Result<Vec<TenantInfo>, ApiError> {
+        let mut out = Vec::new();
+        let mut after: Option<String> = None;
+        let mut seen = std::collections::HashSet::new();
+        loop {
+            // `after` is self-contained: send it alone.
+            let query: Vec<(&str, String)> = match &after {
+                Some(c) => vec![("after", c.clone())],
+                None => vec![
+                    ("subtree_root_id", root.to_string()),
+                    ("lod", "basic".to_string()),
+                ],
+            };
+            let resp = self.get(&Scope::Base, None, TENANTS, &query).await?;
+            let list: TenantList = decode(&resp, None, &format!("GET {TENANTS}"))?;
+            let empty = list.items.is_empty();
+            out.extend(
+                list.items
+                    .into_iter()
+                    .filter(|t| t.kind.as_deref() == Some("customer") && is_null(&t.deleted_at)),
+            );
+            after = list
+                .paging
+                .and_then(|p| p.cursors)
+                .and_then(|c| c.after)
+                .filter(|c| !c.is_empty());
+            match &after {
+                Some(c) if !empty && seen.insert(c.clone()) => {}
+                _ => break,
+            }
+        }
+        Ok(out)
+    }
+
+    /// Account Management's view of these tenants (names), 100 per request.
+    pub async fn tenants_by_id(&self, ids: &[String]) -> Result<Vec<TenantInfo>, ApiError> {
+        let mut out = Vec::new();
+        for chunk in ids.chunks(100) {
+            let resp = self
+                .get(&Scope::Base, None, TENANTS, &[("uuids", chunk.join(","))])
+                .await?;
+            let list: TenantList = decode(&resp, None, &format!("GET {TENANTS}"))?;
+            out.extend(list.items);
+        }
+        Ok(out)
+    }
+
+    /// One page of `resource_statuses` for `tenant`, newest first.
+    pub async fn status_page(
+        &self,
+        tenant: &WatchedTenant,
+        req: PageRequest<'_>,
+    ) -> Result<StatusPage, ApiError> {
+        let mut query: Vec<(&str, String)> = vec![
+            ("order", "desc(updated_at)".to_string()),
+            ("limit", self.page_size.to_string()),
+        ];
+        match self.types.as_slice() {
+            [] => {}
+            [one] => query.push(("type", one.clone())),
+            many => query.push(("type", format!("or({})", many.join(",")))),
+        }
+        if req.include_deleted {
+            query.push(("include_deleted", "true".to_string()));
+        }
+        if let Some(after) = req.after {
+            query.push(("after", after.to_string()));
+        }
+        let resp = self
+            .get(&tenant.scope, Some(&tenant.id), STATUSES, &query)
+            .await?;
+        let tenant_id = tenant.id.clone();
+        // Parsing a large page is CPU work: keep it off the async workers.
+        tokio::task::spawn_blocking(move || {
+            decode::<StatusPage>(&resp, Some(&tenant_id), &format!("GET {STATUSES}"))
+        })
+        .await
+        .map_err(|e| {
+            ApiError::new(
+                Some(&tenant.id),
+                &format!("GET {STATUSES}"),
+                ApiErrorKind::Decode {
+                    message: format!("page decoding stopped: {e}"),
+                },
+            )
+        })?
+    }
+}
+
+fn is_null(v: &Option<serde_json::Value>) -> bool {
+    matches!(v, None | Some(serde_json::Value::Null))
+}
+
+fn decode<T: for<'de> Deserialize<'de>>(
+    resp: &Response,
+    tenant: Option<&str>,
+    endpoint: &str,
+) -> Result<T, ApiError> {
+    serde_json::from_slice(&resp.body).map_err(|e| {
+        let what = if e.is_eof() {
+            "the body ends early (truncated)"
+        } else {
+            "the body is not the documented JSON"
+        };
+        ApiError::new(
+            tenant,
+            endpoint,
+            ApiErrorKind::Decode {
+                message: format!("{what}: {e}"),
+            },
+        )
+    })
+}
+
+/// The newest `updated_at` on a page, for when the server sends no `timestamp`.
+pub fn newest_update(page: &StatusPage) -> Option<Timestamp> {
+    page.items.iter().filter_map(|i| i.context.updated_at).max()
+}

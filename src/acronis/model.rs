@@ -1,0 +1,399 @@
+//! The typed shapes of the Resource Management API (`resource_statuses`).
+//!
+//! Tolerant by design (acronis-api.md §6): unknown fields are ignored, unknown
+//! statuses and types are kept as strings, both policy time-field spellings parse,
+//! timestamps take 0–9 fraction digits with `Z`, an offset or no zone (read as UTC).
+//! Nothing here performs I/O.
+
+use std::fmt;
+
+use chrono::{DateTime, NaiveDateTime, SecondsFormat, Utc};
+use serde::{Deserialize, Deserializer, Serialize, Serializer};
+
+/// A point in time with nanosecond precision, as the API sends it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct Timestamp(pub DateTime<Utc>);
+
+impl Timestamp {
+    /// Parse RFC 3339 with 0–9 fraction digits; `Z`, an offset, or no zone (UTC).
+    pub fn parse(s: &str) -> Option<Timestamp> {
+        let s = s.trim();
+        if let Ok(t) = DateTime::parse_from_rfc3339(s) {
+            return Some(Timestamp(t.with_timezone(&Utc)));
+        }
+        // Account Management omits the zone ("2019-08-24T01:23:15"); a space separator is tolerated too.
+        for fmt in ["%Y-%m-%dT%H:%M:%S%.f", "%Y-%m-%d %H:%M:%S%.f"] {
+            if let Ok(t) = NaiveDateTime::parse_from_str(s, fmt) {
+                return Some(Timestamp(t.and_utc()));
+            }
+        }
+        None
+    }
+
+    /// Nanoseconds since the Unix epoch (saturating outside 1677..2262).
+    pub fn as_nanos(&self) -> i64 {
+        self.0
+            .timestamp_nanos_opt()
+            .unwrap_or(if self.0.timestamp() < 0 {
+                i64::MIN
+            } else {
+                i64::MAX
+            })
+    }
+
+    pub fn from_nanos(n: i64) -> Timestamp {
+        Timestamp(DateTime::from_timestamp_nanos(n))
+    }
+}
+
+impl fmt::Display for Timestamp {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0.to_rfc3339_opts(SecondsFormat::AutoSi, true))
+    }
+}
+
+impl Serialize for Timestamp {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.collect_str(self)
+    }
+}
+
+impl<'de> Deserialize<'de> for Timestamp {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let s = <std::borrow::Cow<'de, str>>::deserialize(d)?;
+        Timestamp::parse(&s).ok_or_else(|| {
+            serde::de::Error::custom(format!("invalid timestamp {s:?}: expected RFC 3339"))
+        })
+    }
+}
+
+/// A timestamp field that tolerates null, absence, an empty string and garbage
+/// (garbage becomes `None` rather than failing the whole page).
+fn lenient_time<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Timestamp>, D::Error> {
+    let v = Option::<serde_json::Value>::deserialize(d)?;
+    Ok(match v {
+        Some(serde_json::Value::String(s)) => Timestamp::parse(&s),
+        _ => None,
+    })
+}
+
+/// `aggregate.status`. The API adds values: unknown ones are kept, never dropped.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum AggregateStatus {
+    Ok,
+    Idle,
+    Scheduled,
+    Running,
+    Cancelling,
+    InteractionRequired,
+    Warning,
+    Error,
+    Critical,
+    NoPoliciesApplied,
+    Unknown(String),
+}
+
+impl AggregateStatus {
+    /// Every name the API documents (plus `ok`), in severity order from healthy to worst.
+    pub const KNOWN: [&'static str; 10] = [
+        "ok",
+        "idle",
+        "scheduled",
+        "running",
+        "cancelling",
+        "no_policies_applied",
+        "interaction_required",
+        "warning",
+        "error",
+        "critical",
+    ];
+
+    pub fn parse(s: &str) -> AggregateStatus {
+        match s {
+            "ok" => AggregateStatus::Ok,
+            "idle" => AggregateStatus::Idle,
+            "scheduled" => AggregateStatus::Scheduled,
+            "running" => AggregateStatus::Running,
+            "cancelling" => AggregateStatus::Cancelling,
+            "interaction_required" => AggregateStatus::InteractionRequired,
+            "warning" => AggregateStatus::Warning,
+            "error" => AggregateStatus::Error,
+            "critical" => AggregateStatus::Critical,
+            "no_policies_applied" => AggregateStatus::NoPoliciesApplied,
+            other => AggregateStatus::Unknown(other.to_string()),
+        }
+    }
+
+    pub fn as_str(&self) -> &str {
+        match self {
+            AggregateStatus::Ok => "ok",
+            AggregateStatus::Idle => "idle",
+            AggregateStatus::Scheduled => "scheduled",
+            AggregateStatus::Running => "running",
+            AggregateStatus::Cancelling => "cancelling",
+            AggregateStatus::InteractionRequired => "interaction_required",
+            AggregateStatus::Warning => "warning",
+            AggregateStatus::Error => "error",
+            AggregateStatus::Critical => "critical",
+            AggregateStatus::NoPoliciesApplied => "no_policies_applied",
+            AggregateStatus::Unknown(s) => s,
+        }
+    }
+}
+
+impl fmt::Display for AggregateStatus {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl Serialize for AggregateStatus {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(self.as_str())
+    }
+}
+
+impl<'de> Deserialize<'de> for AggregateStatus {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let s = <std::borrow::Cow<'de, str>>::deserialize(d)?;
+        Ok(AggregateStatus::parse(&s))
+    }
+}
+
+/// One page of `GET /api/resource_management/v4/resource_statuses`.
+#[derive(Debug, Clone, Deserialize)]
+pub struct StatusPage {
+    #[serde(default, deserialize_with = "null_as_default")]
+    pub items: Vec<ResourceStatus>,
+    #[serde(default, deserialize_with = "null_as_default")]
+    pub paging: Paging,
+    /// Server time at query start: the next watermark.
+    #[serde(default, deserialize_with = "lenient_time")]
+    pub timestamp: Option<Timestamp>,
+}
+
+#[derive(Debug, Clone, Default, Deserialize)]
+pub struct Paging {
+    #[serde(default, deserialize_with = "null_as_default")]
+    pub cursors: Cursors,
+}
+
+#[derive(Debug, Clone, Default, Deserialize)]
+pub struct Cursors {
+    #[serde(default)]
+    pub after: Option<String>,
+    #[serde(default)]
+    pub before: Option<String>,
+}
+
+impl StatusPage {
+    /// The cursor of the next page, if the API says there is one.
+    pub fn next_cursor(&self) -> Option<&str> {
+        self.paging
+            .cursors
+            .after
+            .as_deref()
+            .filter(|c| !c.is_empty())
+    }
+}
+
+fn null_as_default<'de, D: Deserializer<'de>, T: Default + Deserialize<'de>>(
+    d: D,
+) -> Result<T, D::Error> {
+    Ok(Option::<T>::deserialize(d)?.unwrap_or_default())
+}
+
+/// One item: a resource with its aggregate status and per-policy run times.
+#[derive(Debug, Clone, Deserialize)]
+pub struct ResourceStatus {
+    pub context: Context,
+    #[serde(default)]
+    pub aggregate: Option<Aggregate>,
+    #[serde(default, deserialize_with = "null_as_default")]
+    pub policies: Vec<Policy>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+pub struct Context {
+    pub id: String,
+    #[serde(default)]
+    pub name: Option<String>,
+    #[serde(default)]
+    pub user_defined_name: Option<String>,
+    #[serde(default, rename = "type")]
+    pub kind: Option<String>,
+    #[serde(default, deserialize_with = "lenient_id")]
+    pub tenant_id: Option<String>,
+    #[serde(default)]
+    pub agent_id: Option<String>,
+    #[serde(default)]
+    pub external_id: Option<String>,
+    #[serde(default, deserialize_with = "lenient_time")]
+    pub created_at: Option<Timestamp>,
+    #[serde(default, deserialize_with = "lenient_time")]
+    pub updated_at: Option<Timestamp>,
+    #[serde(default, deserialize_with = "lenient_time")]
+    pub deleted_at: Option<Timestamp>,
+}
+
+/// Tenant ids come as strings ("1952010" or a UUID); a bare number is tolerated.
+fn lenient_id<'de, D: Deserializer<'de>>(d: D) -> Result<Option<String>, D::Error> {
+    let v = Option::<serde_json::Value>::deserialize(d)?;
+    Ok(match v {
+        Some(serde_json::Value::String(s)) => Some(s),
+        Some(serde_json::Value::Number(n)) => Some(n.to_string()),
+        _ => None,
+    })
+}
+
+#[derive(Debug, Clone, Deserialize)]
+pub struct Aggregate {
+    #[serde(default)]
+    pub status: Option<AggregateStatus>,
+    /// Plan names joined with `;`.
+    #[serde(default)]
+    pub names: Option<String>,
+}
+
+/// One policy's run times. Both spellings are accepted (`last_run` as in the real API
+/// and docs, `last_run_time` as in the spec); the short one wins if both appear.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(from = "RawPolicy")]
+pub struct Policy {
+    #[serde(rename = "type")]
+    pub kind: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub last_run: Option<Timestamp>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub last_success_run: Option<Timestamp>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub next_run: Option<Timestamp>,
+}
+
+#[derive(Deserialize)]
+struct RawPolicy {
+    #[serde(rename = "type", default)]
+    kind: Option<String>,
+    #[serde(default, deserialize_with = "lenient_time")]
+    last_run: Option<Timestamp>,
+    #[serde(default, deserialize_with = "lenient_time")]
+    last_run_time: Option<Timestamp>,
+    #[serde(default, deserialize_with = "lenient_time")]
+    last_success_run: Option<Timestamp>,
+    #[serde(default, deserialize_with = "lenient_time")]
+    last_success_run_time: Option<Timestamp>,
+    #[serde(default, deserialize_with = "lenient_time")]
+    next_run: Option<Timestamp>,
+    #[serde(default, deserialize_with = "lenient_time")]
+    next_run_time: Option<Timestamp>,
+}
+
+impl From<RawPolicy> for Policy {
+    fn from(r: RawPolicy) -> Policy {
+        Policy {
+            kind: r.kind.unwrap_or_default(),
+            last_run: r.last_run.or(r.last_run_time),
+            last_success_run: r.last_success_run.or(r.last_success_run_time),
+            next_run: r.next_run.or(r.next_run_time),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn timestamps_of_every_precision_and_zone_parse() {
+        let ns = Timestamp::parse("2021-03-22T12:29:11.218913513Z").unwrap();
+        assert_eq!(ns.as_nanos() % 1_000_000_000, 218_913_513);
+        assert!(Timestamp::parse("2021-03-11T15:32:46Z").is_some());
+        assert!(Timestamp::parse("2021-03-30T18:00:02.1399766Z").is_some());
+        assert_eq!(
+            Timestamp::parse("2021-03-30T20:00:00+02:00"),
+            Timestamp::parse("2021-03-30T18:00:00Z")
+        );
+        assert_eq!(
+            Timestamp::parse("2019-08-24T01:23:15"),
+            Timestamp::parse("2019-08-24T01:23:15Z")
+        );
+        assert!(Timestamp::parse("yesterday").is_none());
+        assert_eq!(Timestamp::from_nanos(ns.as_nanos()), ns);
+        assert_eq!(ns.to_string(), "2021-03-22T12:29:11.218913513Z");
+    }
+
+    #[test]
+    fn the_documented_sample_page_parses_with_both_spellings() {
+        let page: StatusPage = serde_json::from_str(SAMPLE).unwrap();
+        assert_eq!(page.items.len(), 3);
+        assert_eq!(page.next_cursor(), Some("b3BhcXVlLWN1cnNvcg"));
+        let third = &page.items[2];
+        let backup = &third.policies[0];
+        assert_eq!(backup.kind, "policy.backup.machine");
+        assert_eq!(
+            backup.last_success_run,
+            Timestamp::parse("2021-04-14T08:00:03Z")
+        );
+        assert_eq!(backup.next_run, Timestamp::parse("2021-04-15T08:00:00Z"));
+        let second = &page.items[1];
+        assert_eq!(
+            second.policies[3].last_success_run,
+            Timestamp::parse("2021-03-22T15:59:27Z")
+        );
+        assert_eq!(
+            second.aggregate.as_ref().unwrap().status,
+            Some(AggregateStatus::Critical)
+        );
+    }
+
+    #[test]
+    fn unknown_statuses_fields_and_nulls_are_tolerated() {
+        let page: StatusPage = serde_json::from_str(
+            r#"{"items":[{"context":{"id":"a","tenant_id":17,"new_field":{"x":1},"updated_at":null},
+                "aggregate":{"status":"degraded","running":{"state":"idle"}},"policies":null,"licensing":null,
+                "cti":"x"}],"paging":null,"timestamp":"2021-04-14T09:00:01.123456789Z","extra":true}"#,
+        )
+        .unwrap();
+        let item = &page.items[0];
+        assert_eq!(item.context.tenant_id.as_deref(), Some("17"));
+        assert_eq!(
+            item.aggregate.as_ref().unwrap().status,
+            Some(AggregateStatus::Unknown("degraded".into()))
+        );
+        assert!(item.policies.is_empty());
+        assert_eq!(page.next_cursor(), None);
+        let empty_cursor: StatusPage = serde_json::from_str(
+            r#"{"items":[],"paging":{"cursors":{"after":""}},"timestamp":null}"#,
+        )
+        .unwrap();
+        assert_eq!(empty_cursor.next_cursor(), None);
+    }
+
+    const SAMPLE: &str = r#"{"items":[
+ {"context":{"id":"aab42c95-14dc-48ab-87b4-96120111b957","created_at":"2021-03-11T15:27:04.940016497Z",
+   "updated_at":"2021-03-22T12:29:11.218913513Z","tenant_id":"1952010",
+   "external_id":"aab42c95-14dc-48ab-87b4-96120111b957@1952010","type":"resource.machine",
+   "agent_id":"0fe9fa94-b647-45a3-ac6f-44b617cc943a","name":"stas-Virtual-Machine","user_defined_name":"stas-Virtual-Machine"},
+  "aggregate":{"status":"no_policies_applied"},
+  "policies":[{"type":"policy.backup.machine","last_run":"2021-03-11T15:32:46Z"}]},
+ {"context":{"id":"0817bef5-05ae-4f1f-9b31-1c092f11c12b","created_at":"2021-03-22T12:22:54.118958999Z",
+   "updated_at":"2021-04-13T15:05:21.053884353Z","tenant_id":"1952010",
+   "external_id":"0817bef5-05ae-4f1f-9b31-1c092f11c12b@1952010","type":"resource.machine",
+   "agent_id":"b757f01e-0b14-4788-b9a0-2671469517d7","name":"test-vm-5","user_defined_name":"test-vm-5"},
+  "aggregate":{"status":"critical","names":"New licensing protection plan;Protection Automation Training Test Plan"},
+  "policies":[
+   {"type":"policy.security.antimalware_protection","next_run":"2021-03-31T14:00:00Z",
+    "last_run":"2021-03-30T18:00:02.1399766Z","last_success_run":"2021-03-25T14:00:11.4683707Z"},
+   {"type":"policy.security.patch_management","next_run":"2021-04-05T16:03:49Z"},
+   {"type":"policy.security.vulnerability_assessment","next_run":"2021-03-31T11:35:38Z",
+    "last_run":"2021-03-25T11:01:11.8704957Z","last_success_run":"2021-03-25T11:01:11.8704957Z"},
+   {"type":"policy.backup.machine","next_run":"2021-03-31T15:58:12Z","last_run":"2021-03-26T16:00:56Z",
+    "last_success_run":"2021-03-22T15:59:27Z"}]},
+ {"context":{"id":"5c350066-2ba6-4eeb-aa91-1213dd35f033","created_at":"2021-02-03T14:57:07.311022688Z",
+   "updated_at":"2021-04-14T09:00:00.5Z","tenant_id":"17","external_id":"5c350066-2ba6-4eeb-aa91-1213dd35f033@17",
+   "type":"resource.machine","name":"DESKTOP-JRPTA4A","parent_group_ids":[]},
+  "aggregate":{"status":"idle","names":"New protection plan","running":{"state":"idle"}},
+  "policies":[{"type":"policy.backup.machine","last_run_time":"2021-04-14T08:00:03Z",
+   "last_success_run_time":"2021-04-14T08:00:03Z","next_run_time":"2021-04-15T08:00:00Z"}]}],
+ "paging":{"cursors":{"after":"b3BhcXVlLWN1cnNvcg"}},"timestamp":"2021-04-14T09:00:01.123456789Z"}"#;
+}

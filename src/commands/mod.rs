@@ -1,0 +1,105 @@
+//! What each command does. Every command that reads config validates it first;
+//! each returns an [`Exit`] (SPEC §2: 0 ok, 1 runtime failure, 2 bad usage/config,
+//! 3 undelivered), and prints errors for a person on stderr.
+
+mod check;
+mod demo;
+mod once;
+mod simulate;
+mod state;
+
+use crate::cli::{Cli, Command, StateCommand};
+use crate::config::{self, Config};
+
+/// A process exit status.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub enum Exit {
+    Ok = 0,
+    Failed = 1,
+    Usage = 2,
+    Undelivered = 3,
+}
+
+impl Exit {
+    /// When several apply: 2 wins over 1, and 1 over 3.
+    pub fn combine(self, other: Exit) -> Exit {
+        let rank = |e: Exit| match e {
+            Exit::Ok => 0,
+            Exit::Undelivered => 1,
+            Exit::Failed => 2,
+            Exit::Usage => 3,
+        };
+        if rank(other) > rank(self) {
+            other
+        } else {
+            self
+        }
+    }
+}
+
+/// Run the command `cli` names.
+pub async fn execute(cli: Cli) -> Exit {
+    let path = cli.config.clone();
+    match cli.command {
+        Command::Simulate(args) => simulate::run(args).await,
+        Command::Demo(args) => demo::run(args).await,
+        Command::Check => match load(&path) {
+            Ok(cfg) => check::run(&cfg),
+            Err(exit) => exit,
+        },
+        Command::Once(args) => match load(&path) {
+            Ok(cfg) => once::run(cfg, args).await,
+            Err(exit) => exit,
+        },
+        Command::State(StateCommand::Resources(args)) => match load(&path) {
+            Ok(cfg) => state::resources(&cfg, args),
+            Err(exit) => exit,
+        },
+        Command::State(StateCommand::Alerts(_)) => not_yet("state alerts", &path),
+        Command::State(StateCommand::Outbox(_)) => not_yet("state outbox", &path),
+        Command::State(StateCommand::Dead(_)) => not_yet("state dead", &path),
+        Command::State(StateCommand::RetryDead) => not_yet("state retry-dead", &path),
+        Command::Run => not_yet("run", &path),
+        Command::Preview(_) => not_yet("preview", &path),
+        Command::TestNotify(_) => not_yet("test-notify", &path),
+        Command::Digest(_) => not_yet("digest", &path),
+    }
+}
+
+/// Load and validate the config, printing the error for a person.
+fn load(path: &std::path::Path) -> Result<Config, Exit> {
+    config::load(path).map_err(|e| {
+        eprintln!("error: {e}");
+        Exit::Usage
+    })
+}
+
+fn not_yet(command: &str, path: &std::path::Path) -> Exit {
+    if let Err(exit) = load(path) {
+        return exit;
+    }
+    eprintln!("error: `{command}` is not yet implemented in this version of acronis-watch");
+    Exit::Usage
+}
+
+/// Resolves on Ctrl-C or SIGTERM.
+pub(crate) async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let term = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let term = std::future::pending::<()>();
+    tokio::select! {
+        _ = ctrl_c => {}
+        _ = term => {}
+    }
+}

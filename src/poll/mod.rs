@@ -1,0 +1,357 @@
+//! The poller: per tenant, an incremental poll that stops once it passes the stored
+//! watermark minus `overlap`, or a full pass every `full_resync_every` that also finds
+//! resources that vanished. Tenants run concurrently up to `max_concurrent_tenants`;
+//! one failing never stops the others.
+//!
+//! Each page is committed before the next is fetched; the watermark moves only in the
+//! commit of the poll's last page, so a poll cut short re-reads from the old watermark.
+//! It never calls "forward" into rules or delivery: it reports what changed.
+
+mod source;
+pub mod tenants;
+
+use std::collections::HashSet;
+use std::sync::Arc;
+use std::time::Duration;
+
+use chrono::{DateTime, Utc};
+pub use source::StatusSource;
+use tokio::sync::Semaphore;
+use tracing::Instrument;
+
+use crate::acronis::client::{PageRequest, WatchedTenant, newest_update};
+use crate::acronis::error::ApiError;
+use crate::acronis::model::Timestamp;
+use crate::state::{PageCommit, StateError, StatusChange, Store, StoredResource, TenantPoll};
+
+/// Most status changes a report keeps (the count goes on).
+const MAX_REPORTED_CHANGES: usize = 1000;
+/// A pass that returns more pages than this is broken (a cursor that never ends).
+const MAX_PAGES: usize = 1_000_000;
+
+/// Poller settings from `[acronis]`.
+#[derive(Debug, Clone)]
+pub struct PollSettings {
+    pub overlap: Duration,
+    pub full_resync_every: Duration,
+    pub max_concurrent_tenants: usize,
+}
+
+/// Why one tenant's poll failed.
+#[derive(Debug, thiserror::Error)]
+pub enum PollError {
+    #[error(transparent)]
+    Api(#[from] ApiError),
+    #[error(transparent)]
+    State(#[from] StateError),
+    #[error("tenant {tenant}: the poll stopped after {pages} pages: {reason}")]
+    Paging {
+        tenant: String,
+        pages: usize,
+        reason: String,
+    },
+}
+
+/// What one tenant's poll did.
+#[derive(Debug, Clone, Default)]
+pub struct TenantReport {
+    pub tenant: String,
+    pub full: bool,
+    pub pages: usize,
+    pub items: usize,
+    pub stored: usize,
+    pub deleted: usize,
+    /// Status changes of resources already known (capped at 1000; see `changes_total`).
+    pub changes: Vec<StatusChange>,
+    pub changes_total: usize,
+    pub duration: Duration,
+}
+
+/// A tenant's poll outcome.
+pub type TenantOutcome = (WatchedTenant, Result<TenantReport, PollError>);
+
+/// Polls tenants into the store.
+pub struct Poller<S> {
+    source: Arc<S>,
+    store: Store,
+    settings: PollSettings,
+}
+
+impl<S: StatusSource + 'static> Poller<S> {
+    pub fn new(source: Arc<S>, store: Store, settings: PollSettings) -> Poller<S> {
+        Poller {
+            source,
+            store,
+            settings,
+        }
+    }
+
+    /// Poll every tenant (bounded concurrency) at decision time `now`.
+    pub async fn poll_all(
+        &self,
+        tenants: &[WatchedTenant],
+        now: DateTime<Utc>,
+    ) -> Vec<TenantOutcome> {
+        let permits = Arc::new(Semaphore::new(self.settings.max_concurrent_tenants.max(1)));
+        let mut set = tokio::task::JoinSet::new();
+        for (i, tenant) in tenants.iter().cloned().enumerate() {
+            let permits = permits.clone();
+            let job = TenantJob {
+                source: self.source.clone(),
+                store: self.store.clone(),
+                settings: self.settings.clone(),
+            };
+            set.spawn(async move {
+                let _permit = permits
+                    .acquire_owned()
+                    .await
+                    .expect("the semaphore is never closed");
+                let result = job.poll(&tenant, now).await;
+                (i, tenant, result)
+            });
+        }
+        let mut out = Vec::with_capacity(tenants.len());
+        while let Some(joined) = set.join_next().await {
+            match joined {
+                Ok(done) => out.push(done),
+                Err(e) => tracing::error!("a tenant poll task failed: {e}"),
+            }
+        }
+        out.sort_by_key(|(i, _, _)| *i);
+        out.into_iter().map(|(_, t, r)| (t, r)).collect()
+    }
+}
+
+struct TenantJob<S> {
+    source: Arc<S>,
+    store: Store,
+    settings: PollSettings,
+}
+
+impl<S: StatusSource + 'static> TenantJob<S> {
+    async fn poll(
+        &self,
+        tenant: &WatchedTenant,
+        now: DateTime<Utc>,
+    ) -> Result<TenantReport, PollError> {
+        let started = std::time::Instant::now();
+        let span = tracing::info_span!("poll", tenant = %tenant.id);
+        let result = self.run(tenant, now).instrument(span).await;
+        let elapsed = started.elapsed();
+        match &result {
+            Ok(r) => tracing::info!(
+                tenant = %tenant.id,
+                full = r.full,
+                pages = r.pages,
+                items = r.items,
+                stored = r.stored,
+                deleted = r.deleted,
+                changes = r.changes_total,
+                ms = elapsed.as_millis() as u64,
+                "poll ok"
+            ),
+            Err(e) => {
+                tracing::error!(tenant = %tenant.id, ms = elapsed.as_millis() as u64, "poll failed: {e}")
+            }
+        }
+        result.map(|mut r| {
+            r.duration = elapsed;
+            r
+        })
+    }
+
+    async fn run(
+        &self,
+        tenant: &WatchedTenant,
+        now: DateTime<Utc>,
+    ) -> Result<TenantReport, PollError> {
+        let prev = self.store.tenant_poll(&tenant.id)?;
+        let now_ts = Timestamp(now);
+        let full = match &prev {
+            None => true,
+            Some(p) => (now - p.last_full_resync.0)
+                .to_std()
+                .is_ok_and(|age| age >= self.settings.full_resync_every),
+        };
+        let mut report = TenantReport {
+            tenant: tenant.id.clone(),
+            full,
+            ..Default::default()
+        };
+        let last_full_resync = match (&prev, full) {
+            (Some(p), false) => p.last_full_resync,
+            _ => now_ts,
+        };
+        let finish = |sweep_epoch| Finish {
+            sweep_epoch,
+            last_full_resync,
+            now: now_ts,
+        };
+        match (&prev, full) {
+            (Some(p), false) => {
+                let stop = self.behind(p.watermark);
+                self.pass(
+                    tenant,
+                    Some(stop),
+                    true,
+                    0,
+                    Some(finish(None)),
+                    now_ts,
+                    &mut report,
+                )
+                .await?;
+            }
+            _ => {
+                // A full pass, then a catch-up from its start: a resource updated while the
+                // pass paged moved ahead of the cursor, and must not look deleted.
+                let epoch = now_ts.as_nanos();
+                let started = self
+                    .pass(tenant, None, false, epoch, None, now_ts, &mut report)
+                    .await?;
+                let stop = self.behind(started);
+                self.pass(
+                    tenant,
+                    Some(stop),
+                    true,
+                    epoch,
+                    Some(finish(Some(epoch))),
+                    now_ts,
+                    &mut report,
+                )
+                .await?;
+            }
+        }
+        Ok(report)
+    }
+
+    /// `t` minus the overlap: where an incremental pass may stop.
+    fn behind(&self, t: Timestamp) -> DateTime<Utc> {
+        t.0 - chrono::Duration::from_std(self.settings.overlap).unwrap_or_default()
+    }
+
+    /// Page newest-first until the end, or until an item older than `stop_before`.
+    /// Every page is committed before the next is fetched; `finish`, if given, rides on
+    /// the last page's commit. Returns the pass's watermark (server time of page 1).
+    #[allow(clippy::too_many_arguments)]
+    async fn pass(
+        &self,
+        tenant: &WatchedTenant,
+        stop_before: Option<DateTime<Utc>>,
+        include_deleted: bool,
+        epoch: i64,
+        finish: Option<Finish>,
+        now: Timestamp,
+        report: &mut TenantReport,
+    ) -> Result<Timestamp, PollError> {
+        let mut watermark: Option<Timestamp> = None;
+        let mut cursor: Option<String> = None;
+        let mut cursors_seen = HashSet::new();
+        let mut pages = 0;
+        loop {
+            let page = self
+                .source
+                .page(
+                    tenant,
+                    PageRequest {
+                        after: cursor.as_deref(),
+                        include_deleted,
+                    },
+                )
+                .await?;
+            pages += 1;
+            report.pages += 1;
+            let page_watermark = *watermark.get_or_insert_with(|| {
+                page.timestamp
+                    .or_else(|| newest_update(&page))
+                    .unwrap_or(now)
+            });
+            let next = page.next_cursor().map(str::to_string);
+            let empty = page.items.is_empty();
+            let mut commit = PageCommit {
+                tenant: tenant.id.clone(),
+                ..Default::default()
+            };
+            let mut passed_watermark = false;
+            for item in page.items {
+                report.items += 1;
+                if let (Some(stop), Some(updated)) = (stop_before, item.context.updated_at)
+                    && updated.0 < stop
+                {
+                    passed_watermark = true;
+                    break;
+                }
+                if item.context.deleted_at.is_some() {
+                    commit.deletes.push(item.context.id);
+                } else {
+                    commit
+                        .upserts
+                        .push(StoredResource::from_api(&tenant.id, item, epoch));
+                }
+            }
+            let last = passed_watermark || empty || next.is_none();
+            if let (false, Some(next)) = (last, next.as_deref()) {
+                let reason = if !cursors_seen.insert(next.to_string()) {
+                    Some(
+                        "the API returned a cursor it had already returned (a paging loop)"
+                            .to_string(),
+                    )
+                } else if pages >= MAX_PAGES {
+                    Some(format!("more than {MAX_PAGES} pages in one pass"))
+                } else {
+                    None
+                };
+                if let Some(reason) = reason {
+                    return Err(PollError::Paging {
+                        tenant: tenant.id.clone(),
+                        pages,
+                        reason,
+                    });
+                }
+            }
+            report.stored += commit.upserts.len();
+            if let (true, Some(f)) = (last, &finish) {
+                if let Some(sweep) = f.sweep_epoch {
+                    // Everything the full pass did not see is gone upstream.
+                    let in_this_page: HashSet<&str> =
+                        commit.upserts.iter().map(|r| r.id.as_str()).collect();
+                    let gone: Vec<String> = self
+                        .store
+                        .unseen_since(&tenant.id, sweep)?
+                        .into_iter()
+                        .filter(|id| !in_this_page.contains(id.as_str()))
+                        .collect();
+                    commit.deletes.extend(gone);
+                }
+                commit.poll = Some(TenantPoll {
+                    watermark: page_watermark,
+                    last_full_resync: f.last_full_resync,
+                    last_poll: f.now,
+                });
+            }
+            let store = self.store.clone();
+            let changes = tokio::task::spawn_blocking(move || store.commit_page(&commit))
+                .await
+                .map_err(|e| StateError::Io {
+                    path: self.store.path().to_path_buf(),
+                    message: e.to_string(),
+                })??;
+            report.deleted += changes.iter().filter(|c| c.to.is_none()).count();
+            report.changes_total += changes.len();
+            let room = MAX_REPORTED_CHANGES.saturating_sub(report.changes.len());
+            report.changes.extend(changes.into_iter().take(room));
+            if last {
+                return Ok(page_watermark);
+            }
+            cursor = next;
+        }
+    }
+}
+
+/// What the last page of a poll commits besides its items.
+#[derive(Clone, Copy)]
+struct Finish {
+    /// For a full pass: delete resources whose epoch is older than this.
+    sweep_epoch: Option<i64>,
+    last_full_resync: Timestamp,
+    now: Timestamp,
+}

@@ -1,0 +1,349 @@
+//! The sled state directory: named trees, typed records, and the one place that
+//! writes them.
+//!
+//! Trees (all keys are byte strings; `\0` separates parts, ids never contain it):
+//! - `meta`: `schema_version` -> u32 BE. Checked at open: a newer or missing version is
+//!   an error, never a silent reset.
+//! - `resources`: `tenant \0 resource_id` -> [`StoredResource`] (8-byte epoch + JSON).
+//! - `tenant_poll`: `tenant` -> [`TenantPoll`] (watermark, last full resync, last poll).
+//! - `tenants`: `tenant` -> [`TenantRecord`] (the watched-tenant directory).
+//!
+//! Later stages add `alerts`, `deadlines` and `outbox` trees and join them to the
+//! same [`Store::commit_page`] transaction. sled transaction closures may run more
+//! than once, so they do no I/O and have no side effects.
+
+mod records;
+
+use std::path::{Path, PathBuf};
+
+pub use records::{StatusChange, StoredResource, TenantPoll, TenantRecord};
+use sled::Transactional;
+use sled::transaction::{ConflictableTransactionError, TransactionError};
+
+/// The layout version this build writes and understands.
+pub const SCHEMA_VERSION: u32 = 1;
+const SCHEMA_KEY: &[u8] = b"schema_version";
+
+/// Why the state directory could not be used.
+#[derive(Debug, thiserror::Error)]
+pub enum StateError {
+    #[error("state directory {path}: cannot create it: {source}")]
+    Create {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error(
+        "state directory {path} is in use by another acronis-watch process (sled holds a lock on it)"
+    )]
+    Locked { path: PathBuf },
+    #[error(
+        "state directory {path}: cannot open the database: {message}; it is left untouched (move it aside to start afresh)"
+    )]
+    Open { path: PathBuf, message: String },
+    #[error(
+        "state directory {path} was written by a newer acronis-watch (schema {found}, this build understands {SCHEMA_VERSION}); upgrade acronis-watch or point state.path elsewhere"
+    )]
+    Newer { path: PathBuf, found: u32 },
+    #[error(
+        "state directory {path} holds data but no valid schema version ({detail}); it is left untouched (move it aside to start afresh)"
+    )]
+    Corrupt { path: PathBuf, detail: String },
+    #[error("state database {path}: {message}")]
+    Io { path: PathBuf, message: String },
+    #[error("state record {tree}/{key}: cannot decode: {message}")]
+    Decode {
+        tree: &'static str,
+        key: String,
+        message: String,
+    },
+}
+
+/// An open state directory.
+#[derive(Clone)]
+pub struct Store {
+    path: PathBuf,
+    db: sled::Db,
+    resources: sled::Tree,
+    tenant_poll: sled::Tree,
+    tenants: sled::Tree,
+}
+
+/// What one page of a poll writes, atomically.
+#[derive(Debug, Default)]
+pub struct PageCommit {
+    pub tenant: String,
+    pub upserts: Vec<StoredResource>,
+    /// Resource ids to forget (deleted upstream, or not seen by a full resync).
+    pub deletes: Vec<String>,
+    /// Set on the poll's last page: the new watermark etc. go in with its items.
+    pub poll: Option<TenantPoll>,
+}
+
+impl Store {
+    /// Open (creating 0700 if needed) and check the schema version.
+    pub fn open(path: &Path, cache_mb: u64) -> Result<Store, StateError> {
+        create_private_dir(path)?;
+        let db = sled::Config::new()
+            .path(path)
+            .cache_capacity(cache_mb.max(1) * 1024 * 1024)
+            .mode(sled::Mode::LowSpace)
+            .open()
+            .map_err(|e| open_error(path, e))?;
+        let io = |e: sled::Error| StateError::Io {
+            path: path.to_path_buf(),
+            message: e.to_string(),
+        };
+        let meta = db.open_tree("meta").map_err(io)?;
+        match meta.get(SCHEMA_KEY).map_err(io)? {
+            Some(v) => {
+                let bytes: [u8; 4] = v.as_ref().try_into().map_err(|_| StateError::Corrupt {
+                    path: path.to_path_buf(),
+                    detail: format!("schema_version is {} bytes long", v.len()),
+                })?;
+                let found = u32::from_be_bytes(bytes);
+                if found > SCHEMA_VERSION {
+                    return Err(StateError::Newer {
+                        path: path.to_path_buf(),
+                        found,
+                    });
+                }
+                if found == 0 {
+                    return Err(StateError::Corrupt {
+                        path: path.to_path_buf(),
+                        detail: "schema_version 0".into(),
+                    });
+                }
+            }
+            None => {
+                let holds_data = db
+                    .tree_names()
+                    .iter()
+                    .filter(|n| n.as_ref() != b"__sled__default" && n.as_ref() != b"meta")
+                    .any(|n| db.open_tree(n).map(|t| !t.is_empty()).unwrap_or(true));
+                if holds_data {
+                    return Err(StateError::Corrupt {
+                        path: path.to_path_buf(),
+                        detail: "schema_version is missing".into(),
+                    });
+                }
+                meta.insert(SCHEMA_KEY, &SCHEMA_VERSION.to_be_bytes())
+                    .map_err(io)?;
+            }
+        }
+        Ok(Store {
+            path: path.to_path_buf(),
+            resources: db.open_tree("resources").map_err(io)?,
+            tenant_poll: db.open_tree("tenant_poll").map_err(io)?,
+            tenants: db.open_tree("tenants").map_err(io)?,
+            db,
+        })
+    }
+
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    fn io(&self, e: impl std::fmt::Display) -> StateError {
+        StateError::Io {
+            path: self.path.clone(),
+            message: e.to_string(),
+        }
+    }
+
+    /// Make everything written so far durable.
+    pub async fn flush(&self) -> Result<(), StateError> {
+        self.db
+            .flush_async()
+            .await
+            .map(|_| ())
+            .map_err(|e| self.io(e))
+    }
+
+    /// The poll bookkeeping of `tenant`, if it was ever polled.
+    pub fn tenant_poll(&self, tenant: &str) -> Result<Option<TenantPoll>, StateError> {
+        match self
+            .tenant_poll
+            .get(tenant.as_bytes())
+            .map_err(|e| self.io(e))?
+        {
+            Some(v) => records::decode_json("tenant_poll", tenant, &v).map(Some),
+            None => Ok(None),
+        }
+    }
+
+    /// Every tenant's poll bookkeeping.
+    pub fn tenant_polls(&self) -> Result<Vec<(String, TenantPoll)>, StateError> {
+        self.tenant_poll
+            .iter()
+            .map(|kv| {
+                let (k, v) = kv.map_err(|e| self.io(e))?;
+                let key = String::from_utf8_lossy(&k).into_owned();
+                let poll = records::decode_json("tenant_poll", &key, &v)?;
+                Ok((key, poll))
+            })
+            .collect()
+    }
+
+    /// Record the watched-tenant directory (names for display and digests).
+    pub fn put_tenants(&self, tenants: &[TenantRecord]) -> Result<(), StateError> {
+        let mut batch = sled::Batch::default();
+        for t in tenants {
+            batch.insert(t.id.as_bytes(), records::encode_json(t));
+        }
+        self.tenants.apply_batch(batch).map_err(|e| self.io(e))
+    }
+
+    /// The watched-tenant directory as last recorded.
+    pub fn tenants(&self) -> Result<Vec<TenantRecord>, StateError> {
+        self.tenants
+            .iter()
+            .map(|kv| {
+                let (k, v) = kv.map_err(|e| self.io(e))?;
+                records::decode_json("tenants", &String::from_utf8_lossy(&k), &v)
+            })
+            .collect()
+    }
+
+    /// One stored resource.
+    pub fn resource(&self, tenant: &str, id: &str) -> Result<Option<StoredResource>, StateError> {
+        match self
+            .resources
+            .get(records::resource_key(tenant, id))
+            .map_err(|e| self.io(e))?
+        {
+            Some(v) => records::decode_resource(&v).map(Some),
+            None => Ok(None),
+        }
+    }
+
+    /// Stored resources, of one tenant or all, in key order; streamed from sled.
+    pub fn resources(
+        &self,
+        tenant: Option<&str>,
+    ) -> impl Iterator<Item = Result<StoredResource, StateError>> + '_ {
+        let iter = match tenant {
+            Some(t) => self.resources.scan_prefix(records::tenant_prefix(t)),
+            None => self.resources.iter(),
+        };
+        iter.map(move |kv| {
+            let (_, v) = kv.map_err(|e| self.io(e))?;
+            records::decode_resource(&v)
+        })
+    }
+
+    /// Ids of `tenant`'s resources last seen by a full pass older than `epoch`:
+    /// after a full pass of epoch `epoch`, these no longer exist upstream.
+    pub fn unseen_since(&self, tenant: &str, epoch: i64) -> Result<Vec<String>, StateError> {
+        let prefix = records::tenant_prefix(tenant);
+        let mut out = Vec::new();
+        for kv in self.resources.scan_prefix(&prefix) {
+            let (k, v) = kv.map_err(|e| self.io(e))?;
+            if records::epoch_of(&v) < epoch {
+                out.push(String::from_utf8_lossy(&k[prefix.len()..]).into_owned());
+            }
+        }
+        Ok(out)
+    }
+
+    /// Write one page of a poll in one transaction; returns the status changes it made.
+    pub fn commit_page(&self, page: &PageCommit) -> Result<Vec<StatusChange>, StateError> {
+        let upserts: Vec<(Vec<u8>, Vec<u8>)> = page
+            .upserts
+            .iter()
+            .map(|r| {
+                (
+                    records::resource_key(&page.tenant, &r.id),
+                    records::encode_resource(r),
+                )
+            })
+            .collect();
+        let poll = page.poll.as_ref().map(records::encode_json);
+        let result =
+            (&self.resources, &self.tenant_poll).transaction(|(resources, tenant_poll)| {
+                let mut changes = Vec::new();
+                for ((key, value), r) in upserts.iter().zip(&page.upserts) {
+                    let old = resources.insert(key.as_slice(), value.as_slice())?;
+                    if let Some(old) = old {
+                        let old = records::decode_resource(&old)
+                            .map_err(ConflictableTransactionError::Abort)?;
+                        if old.status != r.status {
+                            changes.push(StatusChange {
+                                tenant: page.tenant.clone(),
+                                id: r.id.clone(),
+                                name: r.name.clone(),
+                                from: Some(old.status),
+                                to: Some(r.status.clone()),
+                            });
+                        }
+                    }
+                }
+                for id in &page.deletes {
+                    if let Some(old) = resources.remove(records::resource_key(&page.tenant, id))? {
+                        let old = records::decode_resource(&old)
+                            .map_err(ConflictableTransactionError::Abort)?;
+                        changes.push(StatusChange {
+                            tenant: page.tenant.clone(),
+                            id: id.clone(),
+                            name: old.name,
+                            from: Some(old.status),
+                            to: None,
+                        });
+                    }
+                }
+                if let Some(poll) = &poll {
+                    tenant_poll.insert(page.tenant.as_bytes(), poll.as_slice())?;
+                }
+                Ok(changes)
+            });
+        result.map_err(|e| match e {
+            TransactionError::Abort(e) => e,
+            TransactionError::Storage(e) => self.io(e),
+        })
+    }
+}
+
+/// Create the state directory (and parents) with mode 0700.
+fn create_private_dir(path: &Path) -> Result<(), StateError> {
+    if path.is_dir() {
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt;
+            if let Ok(meta) = std::fs::metadata(path)
+                && meta.permissions().mode() & 0o077 != 0
+            {
+                tracing::warn!(path = %path.display(), "state directory is readable by other users; chmod 700 it");
+            }
+        }
+        return Ok(());
+    }
+    let mut builder = std::fs::DirBuilder::new();
+    builder.recursive(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::DirBuilderExt;
+        builder.mode(0o700);
+    }
+    builder.create(path).map_err(|source| StateError::Create {
+        path: path.to_path_buf(),
+        source,
+    })
+}
+
+fn open_error(path: &Path, e: sled::Error) -> StateError {
+    let message = e.to_string();
+    let locked = matches!(&e, sled::Error::Io(io) if io.kind() == std::io::ErrorKind::WouldBlock)
+        || message.contains("lock");
+    if locked {
+        StateError::Locked {
+            path: path.to_path_buf(),
+        }
+    } else {
+        StateError::Open {
+            path: path.to_path_buf(),
+            message,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests;
