@@ -125,11 +125,25 @@ pub struct ChannelConfig {
 /// The type-specific part of a channel.
 #[derive(Debug, Clone)]
 pub enum ChannelKind {
-    Slack { url: SecretUrl },
-    Teams { url: SecretUrl },
-    PagerDuty { routing_key: SecretString, url: Url },
-    Email { smtp: SmtpUrl, from: lettre::message::Mailbox, to: Vec<lettre::message::Mailbox> },
-    Webhook { url: SecretUrl, headers: Vec<(String, SecretString)> },
+    Slack {
+        url: SecretUrl,
+    },
+    Teams {
+        url: SecretUrl,
+    },
+    PagerDuty {
+        routing_key: SecretString,
+        url: Url,
+    },
+    Email {
+        smtp: SmtpUrl,
+        from: lettre::message::Mailbox,
+        to: Vec<lettre::message::Mailbox>,
+    },
+    Webhook {
+        url: SecretUrl,
+        headers: Vec<(String, SecretString)>,
+    },
 }
 
 impl ChannelKind {
@@ -168,7 +182,12 @@ impl std::fmt::Debug for SecretUrl {
 
 impl std::fmt::Display for SecretUrl {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "{}://{}/***", self.0.scheme(), self.0.host_str().unwrap_or(""))
+        write!(
+            f,
+            "{}://{}/***",
+            self.0.scheme(),
+            self.0.host_str().unwrap_or("")
+        )
     }
 }
 
@@ -230,12 +249,23 @@ pub struct ResourceMatch {
 }
 
 /// When a silence is active.
+// A config holds a handful of silences, built once: boxing the schedule would save
+// nothing worth a less direct field type.
+#[allow(clippy::large_enum_variant)]
 #[derive(Debug, Clone)]
 pub enum SilenceWindow {
     /// `starts`/`ends` (RFC 3339); either may be open.
-    Fixed { starts: Option<DateTime<Utc>>, ends: Option<DateTime<Utc>> },
+    Fixed {
+        starts: Option<DateTime<Utc>>,
+        ends: Option<DateTime<Utc>>,
+    },
     /// `cron` + `duration` (+ `timezone`, default UTC): active for `duration` after each cron tick.
-    Recurring { cron: String, schedule: cron::Schedule, duration: Duration, timezone: chrono_tz::Tz },
+    Recurring {
+        cron: String,
+        schedule: cron::Schedule,
+        duration: Duration,
+        timezone: chrono_tz::Tz,
+    },
 }
 
 /// `[tenant."ID"]`.
