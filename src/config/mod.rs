@@ -25,6 +25,9 @@ mod types;
 mod validate;
 mod value;
 
+#[cfg(test)]
+mod tests;
+
 use std::path::{Component, Path, PathBuf};
 
 pub use channel::PAGERDUTY_EVENTS_URL;
