@@ -249,6 +249,9 @@ pub struct ResourceMatch {
 }
 
 /// When a silence is active.
+// A config holds a handful of silences, built once: boxing the schedule would save
+// nothing worth a less direct field type.
+#[allow(clippy::large_enum_variant)]
 #[derive(Debug, Clone)]
 pub enum SilenceWindow {
     /// `starts`/`ends` (RFC 3339); either may be open.
