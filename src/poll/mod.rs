@@ -355,3 +355,6 @@ struct Finish {
     last_full_resync: Timestamp,
     now: Timestamp,
 }
+
+#[cfg(test)]
+mod tests;
