@@ -59,6 +59,8 @@ fn start_sim(fleet: usize, tenants: usize) -> Sim {
 }
 
 /// Run the worker; returns (wall time, peak RSS in KiB, exit code).
+// The child is reaped by wait4 (for its rusage), which clippy cannot see.
+#[allow(clippy::zombie_processes)]
 fn run_worker(args: &[&str], dir: &std::path::Path) -> (Duration, u64, i32) {
     let started = Instant::now();
     let child = Command::new(BIN)
@@ -233,7 +235,7 @@ fn main() {
     let (inc, inc_rss, code) = run_worker(&["once"], dir.path());
     assert_eq!(code, 0, "incremental poll failed");
     let inc_requests = counters(&client, &sim.url) - before;
-    let bound = customers.len() as u64 * ((100 + PAGE as u64 - 1) / PAGE as u64 + 1);
+    let bound = customers.len() as u64 * (100u64.div_ceil(PAGE as u64) + 1);
 
     let mib = |kib: u64| kib as f64 / 1024.0;
     println!();
