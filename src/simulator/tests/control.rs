@@ -1,0 +1,69 @@
+//! Control operations: patches, pinned statuses, touches.
+
+use super::*;
+
+#[test]
+fn patches_pin_statuses_until_released() {
+    let s = sim(100, 6);
+    let r = s
+        .resources(None, usize::MAX)
+        .expect("all")
+        .into_iter()
+        .find(|r| !r.offline && r.status.is_some())
+        .expect("one");
+    let patch: ResourcePatch = serde_json::from_str(r#"{"status":"critical"}"#).expect("patch");
+    s.set_resource(&r.id, patch).expect("known");
+    let after = s.resource(&r.id).expect("known");
+    assert_eq!(
+        (after.status.as_deref(), after.updated_at),
+        (Some("critical"), s.now())
+    );
+    s.advance(Duration::from_secs(3 * 86_400));
+    assert_eq!(
+        s.resource(&r.id).expect("known").status.as_deref(),
+        Some("critical"),
+        "pinned"
+    );
+    s.set_resource(
+        &r.id,
+        serde_json::from_str(r#"{"status":null}"#).expect("patch"),
+    )
+    .expect("known");
+    assert_ne!(
+        s.resource(&r.id).expect("known").status.as_deref(),
+        Some("critical")
+    );
+    assert!(
+        s.set_resource(
+            "00000000-0000-4000-8000-000000000000",
+            ResourcePatch::default()
+        )
+        .is_err()
+    );
+    assert!(
+        s.set_resource(
+            &r.id,
+            serde_json::from_str(r#"{"status":" "}"#).expect("patch")
+        )
+        .is_err()
+    );
+}
+
+#[test]
+fn touch_is_deterministic_and_respects_tenants() {
+    let (a, b) = (sim(200, 9), sim(200, 9));
+    assert_eq!(a.touch(5, None), b.touch(5, None));
+    let c = a.fleet_info().customers[1].id.clone();
+    let ids = a.touch(4, Some(&c));
+    assert_eq!(ids.len(), 4);
+    for id in &ids {
+        let r = a.resource(id).expect("known");
+        assert_eq!((r.customer.as_str(), r.updated_at), (c.as_str(), a.now()));
+    }
+    assert!(a.touch(3, Some("no-such-tenant")).is_empty());
+    assert_eq!(
+        a.touch(usize::MAX, None).len(),
+        200,
+        "at most every live machine"
+    );
+}
