@@ -12,11 +12,14 @@ use chrono::{DateTime, Utc};
 pub(crate) const MAX_NS: i64 = 7_258_118_400 * NS_PER_SEC;
 pub(crate) const NS_PER_SEC: i64 = 1_000_000_000;
 
-/// The simulated clock. `now = base_ns + (Instant::now() - base_instant)` unless frozen.
+/// The simulated clock. `now = base_ns + (Instant::now() - started)` unless frozen.
+///
+/// The flow starts at the first reading, not at construction, so a simulator frozen
+/// before anything looked at it stands exactly at its start time.
 #[derive(Debug)]
 pub(crate) struct SimClock {
     base_ns: i64,
-    base_instant: Instant,
+    started: Option<Instant>,
     frozen: bool,
 }
 
@@ -24,16 +27,17 @@ impl SimClock {
     pub(crate) fn new(start: DateTime<Utc>) -> SimClock {
         SimClock {
             base_ns: to_ns(start),
-            base_instant: Instant::now(),
+            started: None,
             frozen: false,
         }
     }
 
-    pub(crate) fn now_ns(&self) -> i64 {
+    pub(crate) fn now_ns(&mut self) -> i64 {
         if self.frozen {
             return self.base_ns;
         }
-        let flowed = i64::try_from(self.base_instant.elapsed().as_nanos()).unwrap_or(i64::MAX);
+        let started = *self.started.get_or_insert_with(Instant::now);
+        let flowed = i64::try_from(started.elapsed().as_nanos()).unwrap_or(i64::MAX);
         self.base_ns.saturating_add(flowed).min(MAX_NS)
     }
 
@@ -53,9 +57,11 @@ impl SimClock {
             return;
         }
         if frozen {
-            self.base_ns = self.now_ns();
+            if self.started.is_some() {
+                self.base_ns = self.now_ns();
+            }
         } else {
-            self.base_instant = Instant::now();
+            self.started = Some(Instant::now());
         }
         self.frozen = frozen;
     }
@@ -129,8 +135,14 @@ mod tests {
     fn frozen_clock_only_moves_by_advance() {
         let start = DateTime::from_timestamp(1_700_000_000, 0).expect("valid");
         let mut clock = SimClock::new(start);
+        std::thread::sleep(Duration::from_millis(2));
         clock.freeze(true);
         let t0 = clock.now_ns();
+        assert_eq!(
+            t0,
+            to_ns(start),
+            "frozen before the first reading: exactly the start"
+        );
         std::thread::sleep(Duration::from_millis(5));
         assert_eq!(clock.now_ns(), t0);
         clock.advance(Duration::from_secs(3600));

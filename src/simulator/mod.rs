@@ -153,8 +153,8 @@ impl Simulator {
     /// Stops (or restarts) the flow of simulated time with the wall clock.
     pub fn freeze(&self, frozen: bool) {
         let mut w = self.world();
-        w.sync();
         w.clock.freeze(frozen);
+        w.sync();
     }
 
     pub fn is_frozen(&self) -> bool {
