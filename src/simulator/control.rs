@@ -133,12 +133,9 @@ async fn resources(State(sim): State<Simulator>, RawQuery(query): RawQuery) -> A
             .map_err(|_| bad("limit must be >= 0"))?,
         None => 1000,
     };
-    let all = sim.resources(tenant, usize::MAX).map_err(refused)?;
-    let items: Vec<_> = all
-        .into_iter()
-        .filter(|r| status.is_none_or(|s| r.status.as_deref() == Some(s)))
-        .take(limit)
-        .collect();
+    let items = sim
+        .resources_where(tenant, status, limit)
+        .map_err(refused)?;
     ok(json!({ "items": to_value(&items)? }))
 }
 

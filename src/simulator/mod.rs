@@ -183,6 +183,16 @@ impl Simulator {
         tenant: Option<&str>,
         limit: usize,
     ) -> Result<Vec<ResourceView>, SimError> {
+        self.resources_where(tenant, None, limit)
+    }
+
+    /// [`Simulator::resources`] with only machines whose `aggregate.status` is `status`.
+    pub(crate) fn resources_where(
+        &self,
+        tenant: Option<&str>,
+        status: Option<&str>,
+        limit: usize,
+    ) -> Result<Vec<ResourceView>, SimError> {
         let mut w = self.world();
         w.sync();
         let tenant = tenant
@@ -195,7 +205,7 @@ impl Simulator {
         };
         Ok(ixs
             .map(|ix| w.store.get(ix))
-            .filter(|r| !r.purged)
+            .filter(|r| !r.purged && status.is_none_or(|s| r.status() == Some(s)))
             .take(limit)
             .map(|r| views::resource_view(r, &w.tenants))
             .collect())
