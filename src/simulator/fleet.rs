@@ -51,8 +51,12 @@ fn category(h: u64) -> Category {
 }
 
 /// Generates `count` machines for the tree, as of `start` (ns).
+/// Without customers there is nobody to own a machine: the fleet is empty.
 pub(crate) fn generate(seed: u64, count: usize, tenants: &Tenants, start: i64) -> Vec<Resource> {
     let owners = Owners::new(seed, tenants);
+    if owners.list.is_empty() {
+        return Vec::new();
+    }
     (0..count)
         .map(|i| {
             machine(
@@ -101,11 +105,15 @@ impl Owners {
         Owners { list, cumulative }
     }
 
+    /// An owner for machine `i`; the list is not empty.
     fn pick(&self, seed: u64, i: u64) -> TenantIx {
         let total = self.cumulative.last().copied().unwrap_or(0);
         let x = below(hash(seed, Salt::Owner, &[i]), total);
-        let at = self.cumulative.partition_point(|&c| c <= x);
-        self.list.get(at).or(self.list.last()).copied().unwrap_or(0)
+        let at = self
+            .cumulative
+            .partition_point(|&c| c <= x)
+            .min(self.list.len() - 1);
+        self.list[at]
     }
 }
 

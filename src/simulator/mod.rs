@@ -59,7 +59,7 @@ pub use views::{
 use world::World;
 
 /// How to build a simulated datacenter.
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 pub struct SimOptions {
     /// Number of machines; default 200.
     pub fleet: usize,
@@ -88,6 +88,20 @@ impl Default for SimOptions {
             start: None,
             token_lifetime: Duration::from_secs(2 * 3600),
         }
+    }
+}
+
+impl std::fmt::Debug for SimOptions {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SimOptions")
+            .field("fleet", &self.fleet)
+            .field("tenants", &self.tenants)
+            .field("seed", &self.seed)
+            .field("client_id", &self.client_id)
+            .field("client_secret", &"***")
+            .field("start", &self.start)
+            .field("token_lifetime", &self.token_lifetime)
+            .finish()
     }
 }
 

@@ -67,3 +67,22 @@ fn touch_is_deterministic_and_respects_tenants() {
         "at most every live machine"
     );
 }
+
+#[test]
+fn empty_and_tiny_worlds_work() {
+    for (fleet, tenants) in [(0, 5), (50, 0), (0, 0), (3, 1)] {
+        let s = Simulator::new(SimOptions {
+            fleet,
+            tenants,
+            start: Some(start()),
+            ..SimOptions::default()
+        });
+        s.advance(Duration::from_secs(7 * 86_400));
+        let info = s.fleet_info();
+        assert_eq!(info.customers.len(), tenants);
+        assert_eq!(info.total, if tenants == 0 { 0 } else { fleet });
+        assert_eq!(s.touch(10, None).len(), info.total);
+    }
+    let opts = format!("{:?}", SimOptions::default());
+    assert!(!opts.contains("sim-secret"), "{opts}");
+}
