@@ -88,14 +88,14 @@ pub struct PolicyView {
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct ResourcePatch {
-    /// A status that stays until patched again (backup runs do not change it);
-    /// `null` releases it to the simulation.
-    #[serde(
-        default,
-        deserialize_with = "present",
-        skip_serializing_if = "Option::is_none"
-    )]
-    pub status: Option<Option<String>>,
+    /// Sets `aggregate.status` (adding an aggregate if the machine has none). The status
+    /// is pinned (backup runs leave it alone) unless `pin` is false.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub status: Option<String>,
+    /// `false` releases a pinned status to the simulation (with `status`: sets it without
+    /// pinning); `true` pins the current status. Absent: pin when `status` is given.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub pin: Option<bool>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub name: Option<String>,
     /// Replaces the times of the policy of the same type (added if the machine lacks it).
@@ -244,11 +244,11 @@ mod tests {
     #[test]
     fn patch_tells_null_from_absent() {
         let p: ResourcePatch = serde_json::from_str(
-            r#"{"status":null,"policies":[{"type":"policy.backup.machine","last_success_run":null,
+            r#"{"pin":false,"policies":[{"type":"policy.backup.machine","last_success_run":null,
                 "next_run_time":"2024-05-01T10:00:00+02:00"}]}"#,
         )
         .expect("parses");
-        assert_eq!(p.status, Some(None));
+        assert_eq!((p.status, p.pin), (None, Some(false)));
         let pol = &p.policies.as_ref().expect("policies")[0];
         assert_eq!(pol.last_run, None);
         assert_eq!(pol.last_success_run, Some(None));

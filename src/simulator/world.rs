@@ -157,7 +157,7 @@ impl World {
     pub(crate) fn patch(&mut self, id: &str, patch: ResourcePatch) -> Result<(), SimError> {
         let now = self.sync();
         let ix = self.lookup(id)?;
-        if let Some(Some(s)) = &patch.status {
+        if let Some(s) = &patch.status {
             if s.trim().is_empty() {
                 return Err(SimError::Invalid("status must not be empty".into()));
             }
@@ -324,28 +324,29 @@ fn apply_patch(seed: u64, ix: ResIx, r: &mut Resource, patch: ResourcePatch, now
             }
         }
     }
-    match patch.status {
-        Some(Some(status)) => {
-            r.pinned = Some(status.clone());
-            match r.aggregate.as_mut() {
-                Some(a) => a.status = status,
-                None => {
-                    r.aggregate = Some(Aggregate {
-                        status,
-                        names: None,
-                        running: false,
-                    })
-                }
+    if let Some(status) = &patch.status {
+        match r.aggregate.as_mut() {
+            Some(a) => a.status = status.clone(),
+            None => {
+                r.aggregate = Some(Aggregate {
+                    status: status.clone(),
+                    names: None,
+                    running: false,
+                })
             }
         }
-        Some(None) => {
-            r.pinned = None;
+    }
+    if patch.pin.unwrap_or(patch.status.is_some()) {
+        r.pinned = r.status().map(str::to_string);
+    } else if patch.pin == Some(false) {
+        r.pinned = None;
+        if patch.status.is_none() {
+            // Released: show what the machine's own history says now.
             let derived = r.derived_status();
             if let Some(a) = r.aggregate.as_mut() {
                 a.status = derived;
             }
         }
-        None => {}
     }
     r.updated_ns = patch.updated_at.map(to_ns).unwrap_or(now);
     reschedule

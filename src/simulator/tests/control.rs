@@ -26,7 +26,7 @@ fn patches_pin_statuses_until_released() {
     );
     s.set_resource(
         &r.id,
-        serde_json::from_str(r#"{"status":null}"#).expect("patch"),
+        serde_json::from_str(r#"{"pin":false}"#).expect("patch"),
     )
     .expect("known");
     assert_ne!(
@@ -85,4 +85,36 @@ fn empty_and_tiny_worlds_work() {
     }
     let opts = format!("{:?}", SimOptions::default());
     assert!(!opts.contains("sim-secret"), "{opts}");
+}
+
+#[test]
+fn pin_can_be_set_without_a_status_and_skipped_with_one() {
+    let s = sim(100, 6);
+    let r = s
+        .resources(None, usize::MAX)
+        .expect("all")
+        .into_iter()
+        .find(|r| !r.offline && r.status.is_some())
+        .expect("one");
+    let unpinned: ResourcePatch =
+        serde_json::from_str(r#"{"status":"error","pin":false}"#).expect("patch");
+    s.set_resource(&r.id, unpinned).expect("known");
+    assert_eq!(
+        s.resource(&r.id).expect("known").status.as_deref(),
+        Some("error")
+    );
+    s.advance(Duration::from_secs(3 * 86_400));
+    let after_runs = s.resource(&r.id).expect("known").status;
+    assert_ne!(after_runs.as_deref(), Some("error"), "runs decide again");
+    s.set_resource(
+        &r.id,
+        serde_json::from_str(r#"{"pin":true}"#).expect("patch"),
+    )
+    .expect("known");
+    s.advance(Duration::from_secs(3 * 86_400));
+    assert_eq!(
+        s.resource(&r.id).expect("known").status,
+        after_runs,
+        "pinned where it stood"
+    );
 }
