@@ -11,6 +11,8 @@ use chrono::{DateTime, Utc};
 /// 2200-01-01T00:00:00Z: the simulated clock never passes this (i64 ns end in 2262).
 pub(crate) const MAX_NS: i64 = 7_258_118_400 * NS_PER_SEC;
 pub(crate) const NS_PER_SEC: i64 = 1_000_000_000;
+pub(crate) const HOUR_NS: i64 = 3600 * NS_PER_SEC;
+pub(crate) const DAY_NS: i64 = 24 * HOUR_NS;
 
 /// The simulated clock. `now = base_ns + (Instant::now() - started)` unless frozen.
 ///

@@ -10,11 +10,9 @@
 use std::cmp::Reverse;
 use std::collections::BinaryHeap;
 
-use super::clock::NS_PER_SEC;
+use super::clock::{DAY_NS, NS_PER_SEC};
 use super::model::{ANTIMALWARE, BACKUP, Backup, PATCH, ResIx, Resource, VULNERABILITY};
 use super::seed::{Salt, below, chance, hash};
-
-const HOUR: i64 = 3600 * NS_PER_SEC;
 
 /// Pending events: `(time ns, resource, generation)`, earliest first.
 #[derive(Debug, Default)]
@@ -162,9 +160,9 @@ fn run_count(from: i64, to: i64) -> u32 {
 /// The schedule of a security policy: `(period, phase)`; None for types that do not run.
 pub(crate) fn security_schedule(seed: u64, ix: ResIx, kind: &str) -> Option<(i64, i64)> {
     let (slot, period) = match kind {
-        ANTIMALWARE => (0, 24 * HOUR),
-        PATCH => (1, 7 * 24 * HOUR),
-        VULNERABILITY => (2, 24 * HOUR),
+        ANTIMALWARE => (0, DAY_NS),
+        PATCH => (1, 7 * DAY_NS),
+        VULNERABILITY => (2, DAY_NS),
         _ => return None,
     };
     let minutes = (period / (60 * NS_PER_SEC)) as u64;
@@ -221,12 +219,13 @@ fn refresh_security(seed: u64, ix: ResIx, r: &mut Resource, t: i64) {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::simulator::clock::HOUR_NS;
     use crate::simulator::model::{Aggregate, Policy};
 
     fn machine(broken: bool) -> Resource {
         let b = Backup {
-            period: 24 * HOUR,
-            phase: 22 * HOUR,
+            period: DAY_NS,
+            phase: 22 * HOUR_NS,
             pending: 19_000,
             failures: 0,
             broken,
@@ -285,12 +284,12 @@ mod tests {
         for ix in 0..200 {
             let mut jumped = machine(false);
             let mut stepped = machine(false);
-            let start = 19_000 * 24 * HOUR;
-            let end = start + 40 * 24 * HOUR;
+            let start = 19_000 * DAY_NS;
+            let end = start + 40 * DAY_NS;
             catch_up(5, ix, &mut jumped, end);
             let mut t = start;
             while t < end {
-                t = (t + 7 * HOUR).min(end);
+                t = (t + 7 * HOUR_NS).min(end);
                 catch_up(5, ix, &mut stepped, t);
             }
             assert_eq!(jumped.policies, stepped.policies, "resource {ix}");
@@ -303,23 +302,20 @@ mod tests {
     #[test]
     fn broken_machines_never_succeed_and_turn_critical() {
         let mut r = machine(true);
-        assert!(catch_up(1, 0, &mut r, 19_005 * 24 * HOUR));
+        assert!(catch_up(1, 0, &mut r, 19_005 * DAY_NS));
         assert_eq!(r.policies[0].last_success_run, None);
         assert!(r.policies[0].last_run.is_some());
         assert_eq!(r.status(), Some("critical"));
-        assert!(
-            !catch_up(1, 0, &mut r, 19_005 * 24 * HOUR),
-            "nothing more due"
-        );
+        assert!(!catch_up(1, 0, &mut r, 19_005 * DAY_NS), "nothing more due");
     }
 
     #[test]
     fn offline_and_deleted_machines_do_not_run() {
         let mut r = machine(false);
         r.backup.as_mut().expect("backup").offline = true;
-        assert!(!catch_up(1, 0, &mut r, 19_100 * 24 * HOUR));
+        assert!(!catch_up(1, 0, &mut r, 19_100 * DAY_NS));
         let mut r = machine(false);
         r.deleted_ns = Some(1);
-        assert!(!catch_up(1, 0, &mut r, 19_100 * 24 * HOUR));
+        assert!(!catch_up(1, 0, &mut r, 19_100 * DAY_NS));
     }
 }

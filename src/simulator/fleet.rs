@@ -4,7 +4,7 @@
 //! Machine `i` depends only on `(seed, i)` and the tenant tree, never on the machines
 //! before it, so the same seed always yields the same fleet.
 
-use super::clock::NS_PER_SEC;
+use super::clock::{DAY_NS, HOUR_NS, NS_PER_SEC};
 use super::evolve::{event_time, run_end, security_times};
 use super::model::{
     ANTIMALWARE, Aggregate, BACKUP, Backup, PATCH, Policy, ResIx, Resource, VULNERABILITY,
@@ -12,9 +12,6 @@ use super::model::{
 use super::names::{machine_name, plan_names, user_defined_name};
 use super::seed::{Salt, below, chance, hash, uuid, uuid_string};
 use super::tenants::{Kind, TenantIx, Tenants};
-
-const HOUR: i64 = 3600 * NS_PER_SEC;
-const DAY: i64 = 24 * HOUR;
 
 /// What a machine looks like at the start, before evolution takes over.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -133,8 +130,8 @@ fn machine(seed: u64, ix: ResIx, owner: TenantIx, tenants: &Tenants, start: i64)
     let cat = category(cat_hash);
     let created_hash = hash(seed, Salt::Created, &[i]);
     let created = start
-        - (30 + below(created_hash, 870) as i64) * DAY
-        - below(created_hash >> 16, DAY as u64) as i64;
+        - (30 + below(created_hash, 870) as i64) * DAY_NS
+        - below(created_hash >> 16, DAY_NS as u64) as i64;
     let mut r = Resource {
         id,
         id_str: uuid_string(id),
@@ -184,8 +181,8 @@ fn unprotected(seed: u64, ix: ResIx, r: &mut Resource, start: i64) {
     });
     r.sticky = Some("no_policies_applied".into());
     if chance(h, 500) {
-        let last = start - (20 + below(h >> 10, 200) as i64) * DAY;
-        let last = last.max(r.created_ns + HOUR);
+        let last = start - (20 + below(h >> 10, 200) as i64) * DAY_NS;
+        let last = last.max(r.created_ns + HOUR_NS);
         let success = if chance(h >> 30, 700) {
             Some(last)
         } else {
@@ -204,7 +201,11 @@ fn unprotected(seed: u64, ix: ResIx, r: &mut Resource, start: i64) {
 fn protect(seed: u64, ix: ResIx, r: &mut Resource, cat: Category, start: i64) {
     let i = u64::from(ix);
     let h = hash(seed, Salt::Schedule, &[i]);
-    let period = if below(h, 5) == 0 { 12 * HOUR } else { DAY };
+    let period = if below(h, 5) == 0 {
+        12 * HOUR_NS
+    } else {
+        DAY_NS
+    };
     let minutes = (period / (60 * NS_PER_SEC)) as u64;
     let mut b = Backup {
         period,
@@ -244,7 +245,7 @@ fn protect(seed: u64, ix: ResIx, r: &mut Resource, cat: Category, start: i64) {
         }
         _ if b.offline && below(h >> 56, 2) == 0 => {
             // Went offline days ago: stale, and overdue since the slot after its last run.
-            last -= (2 + below(h >> 32, 8) as i64) * (DAY / period);
+            last -= (2 + below(h >> 32, 8) as i64) * (DAY_NS / period);
             let end = run_end(seed, ix, &b, last);
             backup.last_run = Some(end);
             backup.last_success_run = Some(end);
@@ -362,7 +363,7 @@ mod tests {
         let overdue = fleet
             .iter()
             .flat_map(|r| &r.policies)
-            .filter(|p| p.next_run.is_some_and(|n| n < START - DAY));
+            .filter(|p| p.next_run.is_some_and(|n| n < START - DAY_NS));
         assert!(overdue.count() > 0);
     }
 

@@ -13,17 +13,16 @@ use super::clock::NS_PER_SEC;
 use super::counters::Endpoint;
 use super::errors::{json_response, oauth};
 use super::query::Params;
-use super::tenants::{Kind, PARTNER, Scope};
+use super::tenants::{Kind, PARTNER, SCOPE_URN, Scope};
 use super::world::World;
 
 const JWT_BEARER: &str = "urn:ietf:params:oauth:grant-type:jwt-bearer";
-const SCOPE_PREFIX: &str = "urn:acronis.com:tenant-id:";
 
 /// The tenant id named by a form's `scope`, if any (fault matching needs it early).
 pub(crate) fn requested_scope(body: &[u8]) -> Option<String> {
     let params = Params::parse(std::str::from_utf8(body).ok()?).ok()?;
     let scope = params.single("scope").ok()??;
-    scope.trim().strip_prefix(SCOPE_PREFIX).map(str::to_string)
+    scope.trim().strip_prefix(SCOPE_URN).map(str::to_string)
 }
 
 pub(crate) fn token(
@@ -153,9 +152,9 @@ fn jwt_bearer(
         Ok(None) => return Err(bad("scope is required for the jwt-bearer grant")),
         Err(e) => return Err(bad(&e)),
     };
-    let Some(tenant_id) = scope.strip_prefix(SCOPE_PREFIX) else {
+    let Some(tenant_id) = scope.strip_prefix(SCOPE_URN) else {
         return Err(bad(&format!(
-            "scope must look like {SCOPE_PREFIX}<tenant uuid>"
+            "scope must look like {SCOPE_URN}<tenant uuid>"
         )));
     };
     match w.tenants.find(tenant_id) {

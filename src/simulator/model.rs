@@ -106,6 +106,11 @@ impl Resource {
         self.policies.iter_mut().find(|p| p.kind == kind)
     }
 
+    /// Shown by a listing without `include_deleted`: neither deleted nor purged.
+    pub(crate) fn is_live(&self) -> bool {
+        !self.purged && self.deleted_ns.is_none()
+    }
+
     /// Whether it evolves: protected, online, not deleted.
     pub(crate) fn runs(&self) -> bool {
         self.deleted_ns.is_none() && self.backup.as_ref().is_some_and(|b| !b.offline)

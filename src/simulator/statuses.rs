@@ -17,12 +17,11 @@ use super::paging::{self, Direction, Order, Window};
 use super::query::{Compare, Params, parse_bool, parse_compare, parse_int};
 use super::render::{Item, rfc3339_ns};
 use super::seed::parse_uuid;
-use super::tenants::{Kind, PARTNER, Scope, TenantIx};
+use super::tenants::{Kind, PARTNER, SCOPE_URN, Scope, TenantIx};
 use super::world::World;
 
 const DEFAULT_LIMIT: i64 = 100;
 const MAX_LIMIT: i64 = 1000;
-const SCOPE_PREFIX: &str = "urn:acronis.com:tenant-id:";
 
 /// The parsed query.
 struct Query {
@@ -170,8 +169,8 @@ fn reach(w: &World, scope: Scope, tenant_ids: &[String]) -> Result<Reach, Respon
 }
 
 fn access_denied(w: &World, scope: Scope, id: &str) -> Response {
-    let have = format!("{SCOPE_PREFIX}{}", w.tenants.get(scope.root()).uuid);
-    let need = format!("{SCOPE_PREFIX}{}", id.trim());
+    let have = format!("{SCOPE_URN}{}", w.tenants.get(scope.root()).uuid);
+    let need = format!("{SCOPE_URN}{}", id.trim());
     let message = format!("tenant {id:?} is outside the token's scope");
     rm(
         StatusCode::FORBIDDEN,

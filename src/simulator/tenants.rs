@@ -62,6 +62,9 @@ impl Tenant {
     }
 }
 
+/// How a tenant is named in a token scope: `urn:acronis.com:tenant-id:<id>`.
+pub(crate) const SCOPE_URN: &str = "urn:acronis.com:tenant-id:";
+
 /// A token's reach: the whole partner subtree, or one customer and its units.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum Scope {

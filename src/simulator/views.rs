@@ -154,7 +154,7 @@ pub(crate) fn fleet_info(
         store
             .members(t)
             .iter()
-            .filter(|&&ix| visible(store.get(ix)))
+            .filter(|&&ix| store.get(ix).is_live())
             .count()
     };
     let partner = tenants.get(0);
@@ -209,10 +209,6 @@ pub(crate) fn fleet_info(
         total: customers.iter().map(|c| c.resources).sum(),
         customers,
     }
-}
-
-fn visible(r: &Resource) -> bool {
-    !r.purged && r.deleted_ns.is_none()
 }
 
 pub(crate) fn resource_view(r: &Resource, tenants: &Tenants) -> ResourceView {

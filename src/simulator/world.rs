@@ -220,7 +220,7 @@ impl World {
             self.touches += 1;
             let j = below(hash(self.seed, Salt::Touch, &[self.touches]), pool as u64) as usize;
             let ix = member(&self.store, j);
-            if is_live(self.store.get(ix)) && seen.insert(ix) {
+            if self.store.get(ix).is_live() && seen.insert(ix) {
                 chosen.push(ix);
             }
         }
@@ -230,7 +230,7 @@ impl World {
                 break;
             }
             let ix = member(&self.store, j);
-            if is_live(self.store.get(ix)) && seen.insert(ix) {
+            if self.store.get(ix).is_live() && seen.insert(ix) {
                 chosen.push(ix);
             }
         }
@@ -271,10 +271,6 @@ impl World {
     pub(crate) fn agenda_len(&self) -> usize {
         self.agenda.len()
     }
-}
-
-fn is_live(r: &Resource) -> bool {
-    !r.purged && r.deleted_ns.is_none()
 }
 
 /// Healthy statuses flip to a problem, problems flip back to idle.

@@ -2,15 +2,18 @@
 
 use super::*;
 
+/// A machine that runs backups and shows a status.
+fn running_machine(s: &Simulator) -> super::super::ResourceView {
+    let all = s.resources(None, usize::MAX).expect("all");
+    all.into_iter()
+        .find(|r| !r.offline && r.status.is_some())
+        .expect("one")
+}
+
 #[test]
 fn patches_pin_statuses_until_released() {
     let s = sim(100, 6);
-    let r = s
-        .resources(None, usize::MAX)
-        .expect("all")
-        .into_iter()
-        .find(|r| !r.offline && r.status.is_some())
-        .expect("one");
+    let r = running_machine(&s);
     let patch: ResourcePatch = serde_json::from_str(r#"{"status":"critical"}"#).expect("patch");
     s.set_resource(&r.id, patch).expect("known");
     let after = s.resource(&r.id).expect("known");
@@ -90,12 +93,7 @@ fn empty_and_tiny_worlds_work() {
 #[test]
 fn pin_can_be_set_without_a_status_and_skipped_with_one() {
     let s = sim(100, 6);
-    let r = s
-        .resources(None, usize::MAX)
-        .expect("all")
-        .into_iter()
-        .find(|r| !r.offline && r.status.is_some())
-        .expect("one");
+    let r = running_machine(&s);
     let unpinned: ResourcePatch =
         serde_json::from_str(r#"{"status":"error","pin":false}"#).expect("patch");
     s.set_resource(&r.id, unpinned).expect("known");
