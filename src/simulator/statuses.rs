@@ -12,11 +12,12 @@ use serde_json::json;
 use super::auth::{TokenCheck, bearer};
 use super::cursor::Cursor;
 use super::errors::{rm, rm_bad_request};
-use super::model::{Key, MACHINE, Resource};
+use super::model::{Key, MACHINE, ResIx, Resource};
 use super::paging::{self, Direction, Order, Window};
 use super::query::{Compare, Params, parse_bool, parse_compare, parse_int};
 use super::render::{Item, rfc3339_ns};
 use super::seed::parse_uuid;
+use super::store::Store;
 use super::tenants::{Kind, PARTNER, SCOPE_URN, Scope, TenantIx};
 use super::world::World;
 
@@ -201,6 +202,57 @@ struct Cursors {
     after: Option<String>,
 }
 
+/// The token's scope, or the 401 to answer.
+fn authenticate(w: &World, headers: &HeaderMap, now: i64) -> Result<Scope, Response> {
+    let unauthorized =
+        |code: &str, msg: &str| rm(StatusCode::UNAUTHORIZED, "Access", code, msg, json!({}));
+    match bearer(headers).map(|t| w.tokens.check(t, now)) {
+        None => Err(unauthorized(
+            "UnauthorizedRequest",
+            "an access token is required (Authorization: Bearer ...)",
+        )),
+        Some(TokenCheck::Unknown) => Err(unauthorized(
+            "UnauthorizedRequest",
+            "the access token is not valid",
+        )),
+        Some(TokenCheck::Expired(_)) => Err(unauthorized(
+            "AuthenticationTimeout",
+            "the access token has expired",
+        )),
+        Some(TokenCheck::Valid(scope)) => Ok(scope),
+    }
+}
+
+/// With `resource_id`/`id`/`agent_id` filters: the keys of those machines within reach
+/// (both kinds given: machines matching both). None without such filters.
+fn explicit_ids(store: &Store, q: &Query, reach: &Reach) -> Option<BTreeSet<Key>> {
+    if q.resource_ids.is_none() && q.agent_ids.is_none() {
+        return None;
+    }
+    let by_agent: Vec<ResIx> = q
+        .agent_ids
+        .iter()
+        .flatten()
+        .filter_map(|&u| store.find_agent(u))
+        .collect();
+    let candidates: Vec<ResIx> = match &q.resource_ids {
+        Some(ids) => ids
+            .iter()
+            .filter_map(|&u| store.find(u))
+            .filter(|ix| q.agent_ids.is_none() || by_agent.contains(ix))
+            .collect(),
+        None => by_agent,
+    };
+    Some(
+        candidates
+            .into_iter()
+            .map(|ix| store.get(ix))
+            .filter(|r| reach.covers(r))
+            .map(Resource::key)
+            .collect(),
+    )
+}
+
 /// Answers one request; `count_items` adds the page to `items_served`.
 pub(crate) fn list(
     w: &mut World,
@@ -209,22 +261,9 @@ pub(crate) fn list(
     count_items: bool,
 ) -> Response {
     let now = w.sync();
-    let unauthorized =
-        |code: &str, msg: &str| rm(StatusCode::UNAUTHORIZED, "Access", code, msg, json!({}));
-    let scope = match bearer(headers).map(|t| w.tokens.check(t, now)) {
-        None => {
-            return unauthorized(
-                "UnauthorizedRequest",
-                "an access token is required (Authorization: Bearer ...)",
-            );
-        }
-        Some(TokenCheck::Unknown) => {
-            return unauthorized("UnauthorizedRequest", "the access token is not valid");
-        }
-        Some(TokenCheck::Expired(_)) => {
-            return unauthorized("AuthenticationTimeout", "the access token has expired");
-        }
-        Some(TokenCheck::Valid(scope)) => scope,
+    let scope = match authenticate(w, headers, now) {
+        Ok(scope) => scope,
+        Err(resp) => return resp,
     };
     let q = match Query::parse(raw_query) {
         Ok(q) => q,
@@ -237,32 +276,7 @@ pub(crate) fn list(
     let order = q.cursor.map(|c| c.order).or(q.order).unwrap_or(Order::Asc);
     let wanted_type = q.types.is_empty() || q.types.iter().any(|t| t == MACHINE);
     let store = &w.store;
-    // Explicit ids: a small set of their own, filtered by reach.
-    let picked: Option<BTreeSet<Key>> = match (&q.resource_ids, &q.agent_ids) {
-        (None, None) => None,
-        (ids, agents) => {
-            let by_id = ids.iter().flatten().filter_map(|&u| store.find(u));
-            let by_agent: Vec<_> = agents
-                .iter()
-                .flatten()
-                .filter_map(|&u| store.find_agent(u))
-                .collect();
-            let candidates: Vec<_> = match ids {
-                Some(_) => by_id
-                    .filter(|ix| agents.is_none() || by_agent.contains(ix))
-                    .collect(),
-                None => by_agent,
-            };
-            Some(
-                candidates
-                    .into_iter()
-                    .map(|ix| store.get(ix))
-                    .filter(|r| reach.covers(r))
-                    .map(Resource::key)
-                    .collect(),
-            )
-        }
-    };
+    let picked = explicit_ids(store, &q, &reach);
     let sets: Vec<&BTreeSet<Key>> = match (&picked, &reach) {
         _ if !wanted_type => Vec::new(),
         (Some(set), _) => vec![set],

@@ -225,3 +225,46 @@ async fn deleted_and_purged_machines() {
     assert_eq!(with_deleted["items"].as_array().map(Vec::len), Some(29));
     assert!(live["items"][0]["context"].get("deleted_at").is_none());
 }
+
+#[tokio::test]
+async fn id_filters_combine_and_respect_scope() {
+    let s = sim(120, 3);
+    let p = bearer_for(&s, Scope::Partner);
+    let (_, all) = list(&s, &p, "limit=1000").await;
+    let item = |i: usize| {
+        let c = &all["items"][i]["context"];
+        (
+            c["id"].as_str().expect("id").to_string(),
+            c["agent_id"].as_str().expect("agent").to_string(),
+        )
+    };
+    let ((id0, agent0), (id1, agent1)) = (item(0), item(1));
+    let count = |body: &Value| body["items"].as_array().map(Vec::len);
+    let (_, by_ids) = list(&s, &p, &format!("resource_id={id0}&id={id1}")).await;
+    assert_eq!(
+        count(&by_ids),
+        Some(2),
+        "resource_id and id are the same filter"
+    );
+    let (_, by_agent) = list(&s, &p, &format!("agent_id=or({agent0},{agent1})")).await;
+    assert_eq!(count(&by_agent), Some(2));
+    let (_, both) = list(
+        &s,
+        &p,
+        &format!("resource_id={id0},{id1}&agent_id={agent1}"),
+    )
+    .await;
+    assert_eq!(both["items"][0]["context"]["id"], id1.as_str());
+    assert_eq!(count(&both), Some(1), "both kinds must match");
+    let (_, typed) = list(&s, &p, &format!("resource_id={id0}&type=resource.other")).await;
+    assert_eq!(count(&typed), Some(0));
+    // A scoped token does not reach another customer's machine by id.
+    let owner = s.resource(&id0).expect("known").customer;
+    let other = (0..5)
+        .map(|n| customer(&s, n))
+        .find(|&c| s.world().tenants.get(c).uuid != owner)
+        .expect("another");
+    let scoped = bearer_for(&s, Scope::Customer(other));
+    let (status, body) = list(&s, &scoped, &format!("resource_id={id0}")).await;
+    assert_eq!((status, count(&body)), (StatusCode::OK, Some(0)));
+}
