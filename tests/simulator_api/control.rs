@@ -228,6 +228,32 @@ async fn tenants_endpoints_walk_the_tree() {
         .collect();
     assert_eq!(kids.json["items"], json!(unit_ids));
 
+    let stamps = s
+        .get(
+            "/api/2/tenants",
+            &token,
+            &[("uuids", &info.partner_id), ("lod", "stamps")],
+        )
+        .await;
+    let keys: Vec<&String> = stamps.json["items"][0]
+        .as_object()
+        .expect("tenant")
+        .keys()
+        .collect();
+    assert_eq!(keys, ["id", "version"]);
+    let bad_lod = s
+        .get(
+            "/api/2/tenants",
+            &token,
+            &[("uuids", &info.partner_id), ("lod", "everything")],
+        )
+        .await;
+    assert_eq!(bad_lod.status, StatusCode::BAD_REQUEST);
+    let garbage = s
+        .get("/api/2/tenants", &token, &[("after", "not-a-cursor")])
+        .await;
+    assert_eq!(garbage.status, StatusCode::BAD_REQUEST);
+
     let scoped = s.scoped_token(&token, &info.customers[0].id).await;
     let r = s
         .get(

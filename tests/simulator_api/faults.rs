@@ -70,6 +70,18 @@ async fn faults_fire_as_configured() {
         StatusCode::INTERNAL_SERVER_ERROR
     );
 
+    add(json!({"endpoint": "token", "tenant": a, "status": 503})).await;
+    let (to_b, to_a) = (
+        s.exchange("/api/2/idp/token", &base, b).await,
+        s.exchange("/api/2/idp/token", &base, a).await,
+    );
+    assert_eq!(
+        (to_b.status, to_a.status),
+        (StatusCode::OK, StatusCode::SERVICE_UNAVAILABLE),
+        "token faults match the asked scope"
+    );
+    assert_eq!(to_a.json["error"], "temporarily_unavailable");
+
     add(json!({"body": "html", "endpoint": "tenants"})).await;
     let r = s
         .get("/api/2/tenants", &base, &[("parent_id", &info.partner_id)])
@@ -133,7 +145,7 @@ async fn faults_fire_as_configured() {
         StatusCode::BAD_REQUEST,
         "a fault must do something"
     );
-    assert_eq!(s.sim.counters().faults_triggered, 10);
+    assert_eq!(s.sim.counters().faults_triggered, 11);
 }
 
 /// Status codes of `n` sequential plain listings.
