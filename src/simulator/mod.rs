@@ -1,16 +1,82 @@
-//! TEMPORARY stub; the real simulator arrives from the sim branch.
-#![allow(missing_docs)]
+//! The built-in simulated Acronis datacenter: a deterministic fleet that evolves over
+//! simulated time, served over HTTP in the real API's shapes, plus a `/_sim/` control API
+//! to steer it (clock, statuses, faults, counters). Used by `simulate`, `demo` and tests.
+//!
+//! Layout: `fleet`/`tenants`/`names` generate the world from a seed; `evolve` moves it
+//! through time; `store`/`paging`/`cursor` index and page it; `render` writes the API's
+//! JSON; `api` with `idp`, `account`, `statuses` serves the Acronis routes; `control` the
+//! `/_sim/` routes; `auth`, `faults`, `counters`, `settings` hold the rest of the state,
+//! all inside one [`world::World`] behind a lock.
+//!
+//! It must not reach the network or the worker: it is the other side of the wire.
+
+// Handlers return `Result<_, Response>`: the error is the HTTP answer itself, made once per
+// request and handed straight to axum, so boxing it would only add noise.
+#![allow(clippy::result_large_err)]
+
+mod account;
+mod api;
+mod auth;
+mod clock;
+mod control;
+mod counters;
+mod cursor;
+mod errors;
+mod evolve;
+mod faults;
+mod fleet;
+mod idp;
+mod model;
+mod names;
+mod paging;
+mod query;
+mod render;
+mod seed;
+mod settings;
+mod statuses;
+mod store;
+mod tenants;
+mod views;
+mod world;
+
+#[cfg(test)]
+mod tests;
+
+use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
-#[derive(Debug, Clone)]
+
+use chrono::{DateTime, Utc};
+use tokio_util::sync::CancellationToken;
+
+pub use counters::{Counters, Endpoint, RequestCounts};
+pub use faults::{Fault, FaultBody};
+pub use settings::{ConfigPatch, SimConfig, TimeFields};
+pub use views::{
+    CustomerInfo, FleetInfo, FolderInfo, PolicyPatch, PolicyView, ResourcePatch, ResourceView,
+    UnitInfo,
+};
+
+use world::World;
+
+/// How to build a simulated datacenter.
+#[derive(Clone)]
 pub struct SimOptions {
+    /// Number of machines; default 200.
     pub fleet: usize,
+    /// Number of customer tenants; default 5.
     pub tenants: usize,
+    /// Default 1.
     pub seed: u64,
+    /// Default `sim-client`.
     pub client_id: String,
+    /// Default `sim-secret`.
     pub client_secret: String,
-    pub start: Option<chrono::DateTime<chrono::Utc>>,
+    /// Simulated start time; None = the wall clock now, truncated to whole seconds.
+    pub start: Option<DateTime<Utc>>,
+    /// Lifetime of issued tokens in simulated time; default 2h.
     pub token_lifetime: Duration,
 }
+
 impl Default for SimOptions {
     fn default() -> Self {
         SimOptions {
@@ -20,26 +86,224 @@ impl Default for SimOptions {
             client_id: "sim-client".into(),
             client_secret: "sim-secret".into(),
             start: None,
-            token_lifetime: Duration::from_secs(7200),
+            token_lifetime: Duration::from_secs(2 * 3600),
         }
     }
 }
-#[derive(Clone)]
-pub struct Simulator;
-impl Simulator {
-    pub fn new(_o: SimOptions) -> Simulator {
-        Simulator
+
+impl std::fmt::Debug for SimOptions {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SimOptions")
+            .field("fleet", &self.fleet)
+            .field("tenants", &self.tenants)
+            .field("seed", &self.seed)
+            .field("client_id", &self.client_id)
+            .field("client_secret", &"***")
+            .field("start", &self.start)
+            .field("token_lifetime", &self.token_lifetime)
+            .finish()
     }
-    pub fn now(&self) -> chrono::DateTime<chrono::Utc> {
-        chrono::Utc::now()
-    }
-    pub fn advance(&self, _d: Duration) {}
-    pub fn freeze(&self, _f: bool) {}
 }
+
+/// Why a control operation was refused.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum SimError {
+    #[error("no resource with id {0:?}")]
+    UnknownResource(String),
+    #[error("no customer or unit with id {0:?}")]
+    UnknownTenant(String),
+    #[error("{0}")]
+    Invalid(String),
+}
+
+/// The simulated datacenter's state, shareable (Arc inside); all /_sim/ operations are
+/// methods too.
+#[derive(Clone)]
+pub struct Simulator {
+    world: Arc<Mutex<World>>,
+}
+
+impl std::fmt::Debug for Simulator {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Simulator")
+            .field("now", &self.now())
+            .finish_non_exhaustive()
+    }
+}
+
+impl Simulator {
+    pub fn new(opts: SimOptions) -> Simulator {
+        Simulator {
+            world: Arc::new(Mutex::new(World::new(&opts))),
+        }
+    }
+
+    /// The world, brought up to the simulated now is the caller's job (`World::sync`).
+    pub(crate) fn world(&self) -> MutexGuard<'_, World> {
+        // A panic while holding the lock leaves a consistent-enough world for a simulator.
+        self.world
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+
+    /// The simulated now.
+    pub fn now(&self) -> DateTime<Utc> {
+        clock::from_ns(self.world().clock.now_ns())
+    }
+
+    /// Moves simulated time forward; the fleet evolves (backups run, fail, go stale).
+    pub fn advance(&self, by: Duration) {
+        let mut w = self.world();
+        w.sync();
+        w.clock.advance(by);
+        w.sync();
+    }
+
+    /// Moves simulated time forward to `to`; refuses to go back.
+    pub fn set_now(&self, to: DateTime<Utc>) -> Result<(), SimError> {
+        self.world().set_time(to).map(|_| ())
+    }
+
+    /// Stops (or restarts) the flow of simulated time with the wall clock.
+    pub fn freeze(&self, frozen: bool) {
+        let mut w = self.world();
+        w.clock.freeze(frozen);
+        w.sync();
+    }
+
+    pub fn is_frozen(&self) -> bool {
+        self.world().clock.is_frozen()
+    }
+
+    pub fn counters(&self) -> Counters {
+        self.world().counters.clone()
+    }
+
+    pub fn reset_counters(&self) {
+        self.world().counters = Counters::default();
+    }
+
+    /// The tenant tree and machine counts.
+    pub fn fleet_info(&self) -> FleetInfo {
+        let mut w = self.world();
+        w.sync();
+        views::fleet_info(w.seed, &w.client_id, &w.tenants, &w.store)
+    }
+
+    /// Machines as the simulator sees them, in generation order: all, or those of one
+    /// customer (units included) or unit. Purged machines are gone; deleted ones shown.
+    pub fn resources(
+        &self,
+        tenant: Option<&str>,
+        limit: usize,
+    ) -> Result<Vec<ResourceView>, SimError> {
+        self.resources_where(tenant, None, limit)
+    }
+
+    /// [`Simulator::resources`] with only machines whose `aggregate.status` is `status`.
+    pub(crate) fn resources_where(
+        &self,
+        tenant: Option<&str>,
+        status: Option<&str>,
+        limit: usize,
+    ) -> Result<Vec<ResourceView>, SimError> {
+        let mut w = self.world();
+        w.sync();
+        let tenant = tenant
+            .map(|t| w.control_tenant(t))
+            .transpose()?
+            .filter(|&t| t != tenants::PARTNER);
+        let ixs: Box<dyn Iterator<Item = model::ResIx>> = match tenant {
+            Some(t) => Box::new(w.store.members(t).iter().copied()),
+            None => Box::new(0..w.store.len() as model::ResIx),
+        };
+        Ok(ixs
+            .map(|ix| w.store.get(ix))
+            .filter(|r| !r.purged && status.is_none_or(|s| r.status() == Some(s)))
+            .take(limit)
+            .map(|r| views::resource_view(r, &w.tenants))
+            .collect())
+    }
+
+    /// One machine as the simulator sees it (deleted ones included, purged ones gone).
+    pub fn resource(&self, id: &str) -> Result<ResourceView, SimError> {
+        let mut w = self.world();
+        w.sync();
+        let ix = w.lookup(id)?;
+        Ok(views::resource_view(w.store.get(ix), &w.tenants))
+    }
+
+    /// Queues a fault; faults fire first-match in the order added.
+    pub fn add_fault(&self, fault: Fault) {
+        self.world().faults.push(fault);
+    }
+
+    pub fn clear_faults(&self) {
+        self.world().faults.clear();
+    }
+
+    /// Faults still waiting to fire (with their remaining skip and count).
+    pub fn faults(&self) -> Vec<Fault> {
+        self.world().faults.pending().to_vec()
+    }
+
+    /// Expires every outstanding token: the next use answers 401.
+    pub fn expire_tokens(&self) {
+        self.expire_tokens_counted();
+    }
+
+    pub(crate) fn expire_tokens_counted(&self) -> usize {
+        let mut w = self.world();
+        let now = w.sync();
+        w.tokens.expire_all(now)
+    }
+
+    /// Changes one machine; bumps its `updated_at` to now (or the patch's time).
+    pub fn set_resource(&self, id: &str, patch: ResourcePatch) -> Result<(), SimError> {
+        self.world().patch(id, patch)
+    }
+
+    /// Marks a machine deleted (`deleted_at` = `updated_at` = now), or with `purge` makes
+    /// it vanish entirely.
+    pub fn delete_resource(&self, id: &str, purge: bool) -> Result<(), SimError> {
+        self.world().delete(id, purge)
+    }
+
+    /// Changes `count` machines (deterministic pick, status flip) of a customer or unit
+    /// (or of the whole fleet) and returns their ids. An unknown tenant changes nothing.
+    pub fn touch(&self, count: usize, tenant: Option<&str>) -> Vec<String> {
+        let mut w = self.world();
+        match tenant.map(|t| w.control_tenant(t)) {
+            Some(Err(_)) => Vec::new(),
+            Some(Ok(t)) => w.touch(count, Some(t)),
+            None => w.touch(count, None),
+        }
+    }
+
+    pub fn config(&self) -> SimConfig {
+        self.world().config.clone()
+    }
+
+    /// Changes run-time switches; returns the new configuration.
+    pub fn configure(&self, patch: ConfigPatch) -> Result<SimConfig, SimError> {
+        let mut w = self.world();
+        w.config.apply(patch).map_err(SimError::Invalid)?;
+        Ok(w.config.clone())
+    }
+
+    /// All routes: the Acronis API and `/_sim/`.
+    pub fn router(&self) -> axum::Router {
+        api::router(self.clone())
+    }
+}
+
+/// Serve on an already-bound listener until `shutdown` is cancelled.
 pub async fn serve(
-    _s: Simulator,
-    _l: tokio::net::TcpListener,
-    _c: tokio_util::sync::CancellationToken,
+    sim: Simulator,
+    listener: tokio::net::TcpListener,
+    shutdown: CancellationToken,
 ) -> std::io::Result<()> {
-    Ok(())
+    axum::serve(listener, sim.router())
+        .with_graceful_shutdown(async move { shutdown.cancelled().await })
+        .await
 }

@@ -1,0 +1,56 @@
+//! Run-time switches of the simulated datacenter (`/_sim/config`): policy time-field
+//! spelling, whether `/api/2/idp/token` accepts the jwt-bearer grant, token lifetime.
+
+use serde::{Deserialize, Serialize};
+
+/// How `policies[]` time fields are spelled.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[serde(rename_all = "lowercase")]
+pub enum TimeFields {
+    /// `last_run`, `next_run`, `last_success_run` (the real responses).
+    Short,
+    /// `last_run_time`, `next_run_time`, `last_success_run_time` (the OpenAPI spec).
+    Long,
+    /// Short names, long on about one machine in ten.
+    #[default]
+    Mixed,
+}
+
+/// The current switches, as `GET /_sim/config` shows them.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SimConfig {
+    pub time_fields: TimeFields,
+    /// false: the jwt-bearer grant on `/api/2/idp/token` answers 400 `unsupported_grant_type`
+    /// and clients must fall back to `/bc/idp/token`.
+    pub api2_jwt_bearer: bool,
+    /// Lifetime of newly issued tokens, in simulated seconds.
+    pub token_lifetime_secs: u64,
+}
+
+/// A change to [`SimConfig`]: absent fields stay as they are.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ConfigPatch {
+    pub time_fields: Option<TimeFields>,
+    pub api2_jwt_bearer: Option<bool>,
+    pub token_lifetime_secs: Option<u64>,
+}
+
+impl SimConfig {
+    /// Applies `patch`; a zero token lifetime is refused.
+    pub(crate) fn apply(&mut self, patch: ConfigPatch) -> Result<(), String> {
+        if patch.token_lifetime_secs == Some(0) {
+            return Err("token_lifetime_secs must be at least 1".into());
+        }
+        if let Some(t) = patch.time_fields {
+            self.time_fields = t;
+        }
+        if let Some(b) = patch.api2_jwt_bearer {
+            self.api2_jwt_bearer = b;
+        }
+        if let Some(s) = patch.token_lifetime_secs {
+            self.token_lifetime_secs = s;
+        }
+        Ok(())
+    }
+}
