@@ -80,6 +80,11 @@ impl Tokens {
         }
     }
 
+    /// Every access token issued and still remembered (for leak checks in tests).
+    pub(crate) fn issued(&self) -> Vec<String> {
+        self.map.keys().cloned().collect()
+    }
+
     /// Expires every outstanding token; returns how many were still valid.
     pub(crate) fn expire_all(&mut self, now: i64) -> usize {
         let mut expired = 0;

@@ -252,6 +252,12 @@ impl Simulator {
         self.expire_tokens_counted();
     }
 
+    /// Every access token issued so far (expired ones included, until pruned), so a
+    /// test can check that none of them reached a log line.
+    pub fn issued_tokens(&self) -> Vec<String> {
+        self.world().tokens.issued()
+    }
+
     pub(crate) fn expire_tokens_counted(&self) -> usize {
         let mut w = self.world();
         let now = w.sync();

@@ -1,0 +1,239 @@
+//! Shared test harness: the simulator in-process on loopback, worker configs in a
+//! temp dir, and the real binary run as a child process.
+#![allow(dead_code)]
+
+use std::path::{Path, PathBuf};
+use std::process::Output;
+
+use acronis_watch::simulator::{self, SimOptions, Simulator};
+use serde_json::Value;
+use tokio_util::sync::CancellationToken;
+
+pub const BIN: &str = env!("CARGO_BIN_EXE_acronis-watch");
+
+/// A simulator serving on 127.0.0.1, stopped on drop.
+pub struct Sim {
+    pub sim: Simulator,
+    pub url: String,
+    stop: CancellationToken,
+}
+
+impl Drop for Sim {
+    fn drop(&mut self) {
+        self.stop.cancel();
+    }
+}
+
+impl Sim {
+    pub async fn start(opts: SimOptions) -> Sim {
+        let sim = Simulator::new(opts);
+        sim.freeze(true);
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let url = format!("http://{}", listener.local_addr().unwrap());
+        let stop = CancellationToken::new();
+        tokio::spawn(simulator::serve(sim.clone(), listener, stop.clone()));
+        Sim { sim, url, stop }
+    }
+
+    pub async fn small(fleet: usize, tenants: usize) -> Sim {
+        Sim::start(SimOptions {
+            fleet,
+            tenants,
+            seed: 42,
+            start: Some("2026-11-02T10:00:00Z".parse().unwrap()),
+            ..SimOptions::default()
+        })
+        .await
+    }
+
+    pub async fn get(&self, path: &str) -> Value {
+        reqwest::get(format!("{}{path}", self.url))
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap()
+    }
+
+    pub async fn post(&self, path: &str, body: Value) -> Value {
+        let resp = reqwest::Client::new()
+            .post(format!("{}{path}", self.url))
+            .json(&body)
+            .send()
+            .await
+            .unwrap();
+        assert!(resp.status().is_success(), "POST {path}: {}", resp.status());
+        resp.json().await.unwrap_or(Value::Null)
+    }
+
+    /// Every live resource id the simulator holds for `tenant` (a customer UUID), or all.
+    pub async fn resource_ids(&self, tenant: Option<&str>) -> Vec<String> {
+        let q = tenant.map(|t| format!("&tenant={t}")).unwrap_or_default();
+        let v = self.get(&format!("/_sim/resources?limit=1000000{q}")).await;
+        let items = v
+            .get("items")
+            .or(Some(&v))
+            .and_then(Value::as_array)
+            .cloned()
+            .unwrap_or_default();
+        let mut ids: Vec<String> = items
+            .iter()
+            .filter(|r| r["deleted_at"].is_null())
+            .filter_map(|r| r["id"].as_str().map(str::to_string))
+            .collect();
+        ids.sort();
+        ids
+    }
+
+    /// Customer tenant UUIDs.
+    pub fn customers(&self) -> Vec<String> {
+        let info = serde_json::to_value(self.sim.fleet_info()).unwrap();
+        info["customers"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|c| c["id"].as_str().unwrap().to_string())
+            .collect()
+    }
+
+    /// How many machines the simulator puts under customer `tenant` (units included).
+    pub fn resource_count(&self, tenant: &str) -> u64 {
+        let info = serde_json::to_value(self.sim.fleet_info()).unwrap();
+        info["customers"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|c| c["id"] == tenant)
+            .unwrap()["resources"]
+            .as_u64()
+            .unwrap()
+    }
+
+    /// `resource_statuses` requests served so far.
+    pub fn status_requests(&self) -> u64 {
+        let c = serde_json::to_value(self.sim.counters()).unwrap();
+        c["requests"]["resource_statuses"].as_u64().unwrap()
+    }
+
+    pub fn token_requests(&self) -> u64 {
+        let c = serde_json::to_value(self.sim.counters()).unwrap();
+        c["requests"]["token"].as_u64().unwrap_or(0)
+            + c["requests"]["bc_token"].as_u64().unwrap_or(0)
+    }
+}
+
+/// A worker directory: worker.toml + state, in a temp dir.
+pub struct WorkDir {
+    pub dir: tempfile::TempDir,
+}
+
+impl WorkDir {
+    /// A config for `sim`; `acronis_extra` lines are added to `[acronis]`, replacing
+    /// a default of the same key.
+    pub fn new(sim_url: &str, acronis_extra: &str) -> WorkDir {
+        let w = WorkDir {
+            dir: tempfile::tempdir().unwrap(),
+        };
+        let overridden = |line: &str| {
+            let key = line.split('=').next().unwrap_or("").trim();
+            acronis_extra
+                .lines()
+                .any(|e| e.split('=').next().unwrap_or("").trim() == key)
+        };
+        let defaults: Vec<&str> = [
+            "tenants = \"children\"",
+            "page_size = 20",
+            "retry_backoff = \"1s\"",
+        ]
+        .into_iter()
+        .filter(|l| !overridden(l))
+        .collect();
+        w.write_config(&format!(
+            r#"
+[acronis]
+datacenter_url = "{sim_url}"
+client_id = "sim-client"
+client_secret = "${{TEST_CLIENT_SECRET}}"
+{}
+{acronis_extra}
+
+[state]
+path = "state"
+"#,
+            defaults.join("\n")
+        ));
+        w
+    }
+
+    pub fn path(&self) -> &Path {
+        self.dir.path()
+    }
+
+    pub fn config(&self) -> PathBuf {
+        self.dir.path().join("worker.toml")
+    }
+
+    pub fn write_config(&self, text: &str) {
+        std::fs::write(self.config(), text).unwrap();
+    }
+
+    /// Run the binary with `args` against this config; the client secret comes from the env.
+    pub async fn run(&self, args: &[&str]) -> Output {
+        self.run_env(args, &[("TEST_CLIENT_SECRET", "sim-secret")])
+            .await
+    }
+
+    pub async fn run_env(&self, args: &[&str], env: &[(&str, &str)]) -> Output {
+        let mut cmd = tokio::process::Command::new(BIN);
+        cmd.arg("--config")
+            .arg(self.config())
+            .args(args)
+            .current_dir(self.path());
+        cmd.env_remove("RUST_LOG");
+        for (k, v) in env {
+            cmd.env(k, v);
+        }
+        tokio::time::timeout(std::time::Duration::from_secs(120), cmd.output())
+            .await
+            .expect("acronis-watch did not finish within 120 s")
+            .unwrap()
+    }
+
+    /// `state resources --json`, parsed.
+    pub async fn resources(&self) -> Vec<Value> {
+        let out = self.run(&["state", "resources", "--json"]).await;
+        assert_eq!(
+            out.status.code(),
+            Some(0),
+            "state resources: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        serde_json::from_slice::<Value>(&out.stdout)
+            .unwrap()
+            .as_array()
+            .unwrap()
+            .clone()
+    }
+}
+
+pub fn text(out: &Output) -> String {
+    format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    )
+}
+
+pub fn code(out: &Output) -> i32 {
+    out.status.code().unwrap_or(-1)
+}
+
+/// Ids from `state resources --json` rows.
+pub fn ids(rows: &[Value]) -> Vec<String> {
+    let mut v: Vec<String> = rows
+        .iter()
+        .map(|r| r["id"].as_str().unwrap().to_string())
+        .collect();
+    v.sort();
+    v
+}
