@@ -187,11 +187,7 @@ impl AcronisClient {
                 })
                 .await?;
             if resp.status == StatusCode::UNAUTHORIZED && !renewed {
-                tracing::info!(
-                    tenant = tenant.unwrap_or(""),
-                    endpoint,
-                    "token refused (401); renewing it"
-                );
+                tracing::info!(tenant, endpoint, "token refused (401); renewing it");
                 self.invalidate(scope, token.generation).await;
                 renewed = true;
                 continue;

@@ -146,7 +146,7 @@ impl RetryPolicy {
                         return Err(resp.into_error(tenant, endpoint));
                     }
                     tracing::warn!(
-                        tenant = tenant.unwrap_or(""),
+                        tenant,
                         endpoint,
                         status = resp.status.as_u16(),
                         attempt,
@@ -167,12 +167,7 @@ impl RetryPolicy {
                             },
                         ));
                     }
-                    tracing::warn!(
-                        tenant = tenant.unwrap_or(""),
-                        endpoint,
-                        attempt,
-                        "retrying after {message}"
-                    );
+                    tracing::warn!(tenant, endpoint, attempt, "retrying after {message}");
                     self.backoff(attempt)
                 }
             };

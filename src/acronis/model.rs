@@ -68,13 +68,58 @@ impl<'de> Deserialize<'de> for Timestamp {
 }
 
 /// A timestamp field that tolerates null, absence, an empty string and garbage
-/// (garbage becomes `None` rather than failing the whole page).
+/// (garbage becomes `None` rather than failing the whole page). Reads the string in
+/// place: a page holds a few thousand of these.
 fn lenient_time<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Timestamp>, D::Error> {
-    let v = Option::<serde_json::Value>::deserialize(d)?;
-    Ok(match v {
-        Some(serde_json::Value::String(s)) => Timestamp::parse(&s),
-        _ => None,
-    })
+    struct Lenient;
+    impl<'de> serde::de::Visitor<'de> for Lenient {
+        type Value = Option<Timestamp>;
+        fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+            f.write_str("a timestamp")
+        }
+        fn visit_str<E: serde::de::Error>(self, s: &str) -> Result<Self::Value, E> {
+            Ok(Timestamp::parse(s))
+        }
+        fn visit_none<E: serde::de::Error>(self) -> Result<Self::Value, E> {
+            Ok(None)
+        }
+        fn visit_unit<E: serde::de::Error>(self) -> Result<Self::Value, E> {
+            Ok(None)
+        }
+        fn visit_some<D2: Deserializer<'de>>(self, d: D2) -> Result<Self::Value, D2::Error> {
+            d.deserialize_any(Lenient)
+        }
+        fn visit_bool<E: serde::de::Error>(self, _: bool) -> Result<Self::Value, E> {
+            Ok(None)
+        }
+        fn visit_i64<E: serde::de::Error>(self, _: i64) -> Result<Self::Value, E> {
+            Ok(None)
+        }
+        fn visit_u64<E: serde::de::Error>(self, _: u64) -> Result<Self::Value, E> {
+            Ok(None)
+        }
+        fn visit_f64<E: serde::de::Error>(self, _: f64) -> Result<Self::Value, E> {
+            Ok(None)
+        }
+        fn visit_seq<A: serde::de::SeqAccess<'de>>(
+            self,
+            mut a: A,
+        ) -> Result<Self::Value, A::Error> {
+            while a.next_element::<serde::de::IgnoredAny>()?.is_some() {}
+            Ok(None)
+        }
+        fn visit_map<A: serde::de::MapAccess<'de>>(
+            self,
+            mut a: A,
+        ) -> Result<Self::Value, A::Error> {
+            while a
+                .next_entry::<serde::de::IgnoredAny, serde::de::IgnoredAny>()?
+                .is_some()
+            {}
+            Ok(None)
+        }
+    }
+    d.deserialize_option(Lenient)
 }
 
 /// `aggregate.status`. The API adds values: unknown ones are kept, never dropped.
@@ -361,6 +406,17 @@ mod tests {
             Some(AggregateStatus::Unknown("degraded".into()))
         );
         assert!(item.policies.is_empty());
+        assert_eq!(item.context.updated_at, None);
+        let odd: Policy = serde_json::from_str(
+            r#"{"type":"p","last_run":17,"next_run":{"x":[1]},"last_success_run":"garbage","last_run_time":"2021-03-11T15:32:46Z"}"#,
+        )
+        .unwrap();
+        assert_eq!(
+            odd.last_run,
+            Timestamp::parse("2021-03-11T15:32:46Z"),
+            "falls back to the long spelling"
+        );
+        assert_eq!((odd.next_run, odd.last_success_run), (None, None));
         assert_eq!(page.next_cursor(), None);
         let empty_cursor: StatusPage = serde_json::from_str(
             r#"{"items":[],"paging":{"cursors":{"after":""}},"timestamp":null}"#,

@@ -81,54 +81,6 @@ pub(crate) fn from_ns(ns: i64) -> DateTime<Utc> {
     DateTime::from_timestamp_nanos(ns)
 }
 
-/// Parses a duration like `30s`, `5m`, `26h`, `7d` (also `1500ms`, or several parts: `1h30m`).
-pub(crate) fn parse_duration(text: &str) -> Result<Duration, String> {
-    let text = text.trim();
-    if text.is_empty() {
-        return Err("empty duration".into());
-    }
-    let mut total = Duration::ZERO;
-    let mut rest = text;
-    while !rest.is_empty() {
-        let digits = rest
-            .find(|c: char| !c.is_ascii_digit())
-            .unwrap_or(rest.len());
-        if digits == 0 {
-            return Err(format!(
-                "duration {text:?}: expected a number before {rest:?}"
-            ));
-        }
-        let value: u64 = rest[..digits]
-            .parse()
-            .map_err(|_| format!("duration {text:?}: number too large"))?;
-        rest = &rest[digits..];
-        let unit_len = rest
-            .find(|c: char| c.is_ascii_digit())
-            .unwrap_or(rest.len());
-        let unit = match &rest[..unit_len] {
-            "ms" => Duration::from_millis(1),
-            "s" => Duration::from_secs(1),
-            "m" => Duration::from_secs(60),
-            "h" => Duration::from_secs(3600),
-            "d" => Duration::from_secs(86_400),
-            other => {
-                return Err(format!(
-                    "duration {text:?}: unknown unit {other:?} (use ms, s, m, h, d)"
-                ));
-            }
-        };
-        rest = &rest[unit_len..];
-        let part = u32::try_from(value)
-            .ok()
-            .and_then(|v| unit.checked_mul(v))
-            .ok_or_else(|| format!("duration {text:?} is too long"))?;
-        total = total
-            .checked_add(part)
-            .ok_or_else(|| format!("duration {text:?} is too long"))?;
-    }
-    Ok(total)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -160,26 +112,5 @@ mod tests {
         clock.freeze(true);
         clock.advance(Duration::MAX);
         assert_eq!(clock.now_ns(), MAX_NS);
-    }
-
-    #[test]
-    fn durations() {
-        assert_eq!(parse_duration("30s"), Ok(Duration::from_secs(30)));
-        assert_eq!(parse_duration("5m"), Ok(Duration::from_secs(300)));
-        assert_eq!(parse_duration("26h"), Ok(Duration::from_secs(26 * 3600)));
-        assert_eq!(parse_duration("7d"), Ok(Duration::from_secs(7 * 86_400)));
-        assert_eq!(parse_duration("1h30m"), Ok(Duration::from_secs(5400)));
-        assert_eq!(parse_duration("250ms"), Ok(Duration::from_millis(250)));
-        for bad in [
-            "",
-            "h",
-            "3",
-            "3x",
-            "-1h",
-            "99999999999999999999s",
-            "4294967296d",
-        ] {
-            assert!(parse_duration(bad).is_err(), "{bad:?} should be rejected");
-        }
     }
 }

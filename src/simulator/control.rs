@@ -11,11 +11,12 @@ use serde::Deserialize;
 use serde::de::DeserializeOwned;
 use serde_json::{Value, json};
 
-use super::clock::{parse_duration, to_ns};
+use super::clock::to_ns;
 use super::errors::{control, json_response};
 use super::query::{Params, parse_bool, parse_int, parse_time};
 use super::render::rfc3339_ns;
 use super::{ConfigPatch, Fault, ResourcePatch, SimError, Simulator};
+use crate::config::parse_duration;
 
 pub(crate) fn routes() -> Router<Simulator> {
     Router::new()

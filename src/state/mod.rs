@@ -211,7 +211,7 @@ impl Store {
             .get(records::resource_key(tenant, id))
             .map_err(|e| self.io(e))?
         {
-            Some(v) => records::decode_resource(&v).map(Some),
+            Some(v) => records::decode_resource(tenant, &v).map(Some),
             None => Ok(None),
         }
     }
@@ -226,8 +226,8 @@ impl Store {
             None => self.resources.iter(),
         };
         iter.map(move |kv| {
-            let (_, v) = kv.map_err(|e| self.io(e))?;
-            records::decode_resource(&v)
+            let (k, v) = kv.map_err(|e| self.io(e))?;
+            records::decode_resource(&records::tenant_of_key(&k), &v)
         })
     }
 
@@ -245,54 +245,87 @@ impl Store {
         Ok(out)
     }
 
-    /// Write one page of a poll in one transaction; returns the status changes it made.
+    /// Write one page of a poll; returns the status changes it made.
+    ///
+    /// A page without bookkeeping is written item by item (sled inserts run in
+    /// parallel across tenants; batches and transactions take sled's global lock).
+    /// The page that carries the new watermark is one transaction, so the watermark
+    /// is never durable without the items it covers. Items are written in key order,
+    /// which sled's leaf updates favour.
     pub fn commit_page(&self, page: &PageCommit) -> Result<Vec<StatusChange>, StateError> {
-        let upserts: Vec<(Vec<u8>, Vec<u8>)> = page
+        let mut upserts: Vec<(Vec<u8>, Vec<u8>, &StoredResource)> = page
             .upserts
             .iter()
             .map(|r| {
                 (
                     records::resource_key(&page.tenant, &r.id),
                     records::encode_resource(r),
+                    r,
                 )
             })
             .collect();
-        let poll = page.poll.as_ref().map(records::encode_json);
+        upserts.sort_by(|a, b| a.0.cmp(&b.0));
+        let deletes: Vec<(Vec<u8>, &String)> = page
+            .deletes
+            .iter()
+            .map(|id| (records::resource_key(&page.tenant, id), id))
+            .collect();
+        let changed = |old: Option<sled::IVec>,
+                       r: &StoredResource|
+         -> Result<Option<StatusChange>, StateError> {
+            let Some(old) = old else { return Ok(None) };
+            let old = records::decode_resource(&page.tenant, &old)?;
+            Ok((old.status != r.status).then(|| StatusChange {
+                tenant: page.tenant.clone(),
+                id: r.id.clone(),
+                name: r.name.clone(),
+                from: Some(old.status),
+                to: Some(r.status.clone()),
+            }))
+        };
+        let removed =
+            |old: Option<sled::IVec>, id: &String| -> Result<Option<StatusChange>, StateError> {
+                let Some(old) = old else { return Ok(None) };
+                let old = records::decode_resource(&page.tenant, &old)?;
+                Ok(Some(StatusChange {
+                    tenant: page.tenant.clone(),
+                    id: id.clone(),
+                    name: old.name,
+                    from: Some(old.status),
+                    to: None,
+                }))
+            };
+        let Some(poll) = page.poll.as_ref().map(records::encode_json) else {
+            let mut changes = Vec::new();
+            for (key, value, r) in &upserts {
+                let old = self
+                    .resources
+                    .insert(key.as_slice(), value.as_slice())
+                    .map_err(|e| self.io(e))?;
+                changes.extend(changed(old, r)?);
+            }
+            for (key, id) in &deletes {
+                let old = self
+                    .resources
+                    .remove(key.as_slice())
+                    .map_err(|e| self.io(e))?;
+                changes.extend(removed(old, id)?);
+            }
+            return Ok(changes);
+        };
         let result =
             (&self.resources, &self.tenant_poll).transaction(|(resources, tenant_poll)| {
+                let abort = ConflictableTransactionError::Abort;
                 let mut changes = Vec::new();
-                for ((key, value), r) in upserts.iter().zip(&page.upserts) {
+                for (key, value, r) in &upserts {
                     let old = resources.insert(key.as_slice(), value.as_slice())?;
-                    if let Some(old) = old {
-                        let old = records::decode_resource(&old)
-                            .map_err(ConflictableTransactionError::Abort)?;
-                        if old.status != r.status {
-                            changes.push(StatusChange {
-                                tenant: page.tenant.clone(),
-                                id: r.id.clone(),
-                                name: r.name.clone(),
-                                from: Some(old.status),
-                                to: Some(r.status.clone()),
-                            });
-                        }
-                    }
+                    changes.extend(changed(old, r).map_err(abort)?);
                 }
-                for id in &page.deletes {
-                    if let Some(old) = resources.remove(records::resource_key(&page.tenant, id))? {
-                        let old = records::decode_resource(&old)
-                            .map_err(ConflictableTransactionError::Abort)?;
-                        changes.push(StatusChange {
-                            tenant: page.tenant.clone(),
-                            id: id.clone(),
-                            name: old.name,
-                            from: Some(old.status),
-                            to: None,
-                        });
-                    }
+                for (key, id) in &deletes {
+                    let old = resources.remove(key.as_slice())?;
+                    changes.extend(removed(old, id).map_err(abort)?);
                 }
-                if let Some(poll) = &poll {
-                    tenant_poll.insert(page.tenant.as_bytes(), poll.as_slice())?;
-                }
+                tenant_poll.insert(page.tenant.as_bytes(), poll.as_slice())?;
                 Ok(changes)
             });
         result.map_err(|e| match e {

@@ -156,3 +156,34 @@ fn sweeps_find_only_resources_older_than_the_epoch_and_only_in_their_tenant() {
         "t10 is not inside t1's prefix"
     );
 }
+
+#[test]
+fn resource_records_round_trip_compactly() {
+    let mut r = resource(
+        "3b6f0c1e-5d2a-4c55-9a61-2f0f8d2d7a10",
+        "aab42c95-14dc-48ab-87b4-96120111b957",
+        "degraded",
+        77,
+    );
+    r.agent_id = Some("0fe9fa94-b647-45a3-ac6f-44b617cc943a".into());
+    r.external_id = Some("aab42c95-14dc-48ab-87b4-96120111b957@17".into());
+    r.plans = Some("Plan A;Plan B".into());
+    r.created_at = Timestamp::parse("2021-03-11T15:27:04.940016497Z");
+    r.policies = vec![crate::acronis::model::Policy {
+        kind: "policy.backup.machine".into(),
+        last_run: Timestamp::parse("2021-03-26T16:00:56Z"),
+        last_success_run: None,
+        next_run: Timestamp::parse("2021-03-31T15:58:12.5Z"),
+    }];
+    let bytes = records::encode_resource(&r);
+    assert!(bytes.len() < 250, "{} bytes", bytes.len());
+    assert_eq!(records::epoch_of(&bytes), 77);
+    assert_eq!(records::decode_resource(&r.tenant_id, &bytes).unwrap(), r);
+    // An unusual external id is kept as it was.
+    r.external_id = Some("opaque-thing".into());
+    let bytes = records::encode_resource(&r);
+    assert_eq!(records::decode_resource(&r.tenant_id, &bytes).unwrap(), r);
+    // Garbage is a decode error naming the tree, not a panic.
+    let err = records::decode_resource("t", b"\0\0\0\0\0\0\0\x01\xff\xff").unwrap_err();
+    assert!(err.to_string().contains("resources"), "{err}");
+}
