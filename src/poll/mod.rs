@@ -165,60 +165,59 @@ impl<S: StatusSource + 'static> TenantJob<S> {
         tenant: &WatchedTenant,
         now: DateTime<Utc>,
     ) -> Result<TenantReport, PollError> {
-        let prev = self.store.tenant_poll(&tenant.id)?;
         let now_ts = Timestamp(now);
-        let full = match &prev {
-            None => true,
-            Some(p) => (now - p.last_full_resync.0)
+        let resync_due = |p: &TenantPoll| {
+            (now - p.last_full_resync.0)
                 .to_std()
-                .is_ok_and(|age| age >= self.settings.full_resync_every),
+                .is_ok_and(|age| age >= self.settings.full_resync_every)
         };
+        // The previous poll, when this one may be incremental.
+        let incremental_from = self
+            .store
+            .tenant_poll(&tenant.id)?
+            .filter(|p| !resync_due(p));
         let mut report = TenantReport {
             tenant: tenant.id.clone(),
-            full,
+            full: incremental_from.is_none(),
             ..Default::default()
         };
-        let last_full_resync = match (&prev, full) {
-            (Some(p), false) => p.last_full_resync,
-            _ => now_ts,
-        };
-        let finish = |sweep_epoch| Finish {
-            sweep_epoch,
-            last_full_resync,
-            now: now_ts,
-        };
-        match (&prev, full) {
-            (Some(p), false) => {
-                let stop = self.behind(p.watermark);
-                self.pass(
-                    tenant,
-                    Some(stop),
-                    true,
-                    0,
-                    Some(finish(None)),
-                    now_ts,
-                    &mut report,
-                )
-                .await?;
+        match incremental_from {
+            Some(prev) => {
+                let finish = Finish {
+                    sweep_epoch: None,
+                    last_full_resync: prev.last_full_resync,
+                    now: now_ts,
+                };
+                let pass = Pass {
+                    stop_before: Some(self.behind(prev.watermark)),
+                    include_deleted: true,
+                    epoch: 0,
+                };
+                self.pass(tenant, pass, Some(finish), now_ts, &mut report)
+                    .await?;
             }
-            _ => {
+            None => {
                 // A full pass, then a catch-up from its start: a resource updated while the
                 // pass paged moved ahead of the cursor, and must not look deleted.
                 let epoch = now_ts.as_nanos();
-                let started = self
-                    .pass(tenant, None, false, epoch, None, now_ts, &mut report)
-                    .await?;
-                let stop = self.behind(started);
-                self.pass(
-                    tenant,
-                    Some(stop),
-                    true,
+                let full = Pass {
+                    stop_before: None,
+                    include_deleted: false,
                     epoch,
-                    Some(finish(Some(epoch))),
-                    now_ts,
-                    &mut report,
-                )
-                .await?;
+                };
+                let started = self.pass(tenant, full, None, now_ts, &mut report).await?;
+                let catch_up = Pass {
+                    stop_before: Some(self.behind(started)),
+                    include_deleted: true,
+                    epoch,
+                };
+                let finish = Finish {
+                    sweep_epoch: Some(epoch),
+                    last_full_resync: now_ts,
+                    now: now_ts,
+                };
+                self.pass(tenant, catch_up, Some(finish), now_ts, &mut report)
+                    .await?;
             }
         }
         Ok(report)
@@ -232,13 +231,14 @@ impl<S: StatusSource + 'static> TenantJob<S> {
     /// Page newest-first until the end, or until an item older than `stop_before`.
     /// Every page is committed before the next is fetched; `finish`, if given, rides on
     /// the last page's commit. Returns the pass's watermark (server time of page 1).
-    #[allow(clippy::too_many_arguments)]
     async fn pass(
         &self,
         tenant: &WatchedTenant,
-        stop_before: Option<DateTime<Utc>>,
-        include_deleted: bool,
-        epoch: i64,
+        Pass {
+            stop_before,
+            include_deleted,
+            epoch,
+        }: Pass,
         finish: Option<Finish>,
         now: Timestamp,
         report: &mut TenantReport,
@@ -345,6 +345,15 @@ impl<S: StatusSource + 'static> TenantJob<S> {
             cursor = next;
         }
     }
+}
+
+/// How one pass pages.
+struct Pass {
+    /// Stop at the first item updated before this (incremental); None reads to the end.
+    stop_before: Option<DateTime<Utc>>,
+    include_deleted: bool,
+    /// Written into every record (full passes); 0 for incremental ones.
+    epoch: i64,
 }
 
 /// What the last page of a poll commits besides its items.
