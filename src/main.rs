@@ -6,7 +6,12 @@ use clap::Parser;
 fn main() -> std::process::ExitCode {
     limit_malloc_arenas();
     let cli = acronis_watch::cli::Cli::parse();
-    acronis_watch::logging::init(cli.log_format, cli.verbose as i8 - cli.quiet as i8);
+    let mut verbosity = cli.verbose as i8 - cli.quiet as i8;
+    // The demo tells its own story on stdout; routine log lines would drown it.
+    if matches!(cli.command, acronis_watch::cli::Command::Demo(_)) {
+        verbosity -= 1;
+    }
+    acronis_watch::logging::init(cli.log_format, verbosity);
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
