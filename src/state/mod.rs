@@ -4,7 +4,9 @@
 //! Trees (all keys are byte strings; `\0` separates parts, ids never contain it):
 //! - `meta`: `schema_version` -> u32 BE. Checked at open: a newer or missing version is
 //!   an error, never a silent reset.
-//! - `resources`: `tenant \0 resource_id` -> [`StoredResource`] (8-byte epoch + JSON).
+//! - `resources`: `tenant number (u64 BE) | resource id` -> [`StoredResource`]
+//!   (8-byte epoch + compact postcard record; see `records.rs`).
+//! - `tenant_keys`: `n` + tenant id -> its number (u64 BE), `k` + number -> tenant id.
 //! - `tenant_poll`: `tenant` -> [`TenantPoll`] (watermark, last full resync, last poll).
 //! - `tenants`: `tenant` -> [`TenantRecord`] (the watched-tenant directory).
 //!
@@ -14,7 +16,9 @@
 
 mod records;
 
+use std::collections::HashMap;
 use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
 
 pub use records::{StatusChange, StoredResource, TenantPoll, TenantRecord};
 use sled::Transactional;
@@ -66,6 +70,15 @@ pub struct Store {
     resources: sled::Tree,
     tenant_poll: sled::Tree,
     tenants: sled::Tree,
+    tenant_keys: sled::Tree,
+    /// tenant id <-> number, as in `tenant_keys` (one entry per watched tenant).
+    key_cache: Arc<Mutex<KeyCache>>,
+}
+
+#[derive(Default)]
+struct KeyCache {
+    by_tenant: HashMap<String, u64>,
+    by_key: HashMap<u64, String>,
 }
 
 /// What one page of a poll writes, atomically.
@@ -135,6 +148,8 @@ impl Store {
             resources: db.open_tree("resources").map_err(io)?,
             tenant_poll: db.open_tree("tenant_poll").map_err(io)?,
             tenants: db.open_tree("tenants").map_err(io)?,
+            tenant_keys: db.open_tree("tenant_keys").map_err(io)?,
+            key_cache: Arc::default(),
             db,
         })
     }
@@ -204,14 +219,89 @@ impl Store {
             .collect()
     }
 
+    fn cache(&self) -> std::sync::MutexGuard<'_, KeyCache> {
+        self.key_cache.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// The number `tenant`'s resource keys start with, if it has one.
+    fn find_tenant_key(&self, tenant: &str) -> Result<Option<u64>, StateError> {
+        if let Some(k) = self.cache().by_tenant.get(tenant) {
+            return Ok(Some(*k));
+        }
+        let name_key = [b"n", tenant.as_bytes()].concat();
+        let Some(v) = self.tenant_keys.get(name_key).map_err(|e| self.io(e))? else {
+            return Ok(None);
+        };
+        let key =
+            v.as_ref()
+                .try_into()
+                .map(u64::from_be_bytes)
+                .map_err(|_| StateError::Decode {
+                    tree: "tenant_keys",
+                    key: tenant.to_string(),
+                    message: format!("{} bytes, expected 8", v.len()),
+                })?;
+        let mut cache = self.cache();
+        cache.by_tenant.insert(tenant.to_string(), key);
+        cache.by_key.insert(key, tenant.to_string());
+        Ok(Some(key))
+    }
+
+    /// `tenant`'s number, allocated on first use.
+    fn tenant_key(&self, tenant: &str) -> Result<u64, StateError> {
+        if let Some(k) = self.find_tenant_key(tenant)? {
+            return Ok(k);
+        }
+        let candidate = self.db.generate_id().map_err(|e| self.io(e))?;
+        let name_key = [b"n", tenant.as_bytes()].concat();
+        let won = self
+            .tenant_keys
+            .compare_and_swap(&name_key, None::<&[u8]>, Some(&candidate.to_be_bytes()[..]))
+            .map_err(|e| self.io(e))?
+            .is_ok();
+        if won {
+            let number_key = [&b"k"[..], &candidate.to_be_bytes()].concat();
+            self.tenant_keys
+                .insert(number_key, tenant.as_bytes())
+                .map_err(|e| self.io(e))?;
+        }
+        self.find_tenant_key(tenant)?
+            .ok_or_else(|| self.io(format!("tenant {tenant} has no key after allocation")))
+    }
+
+    /// The tenant a number belongs to.
+    fn tenant_of(&self, key: u64) -> Result<String, StateError> {
+        if let Some(t) = self.cache().by_key.get(&key) {
+            return Ok(t.clone());
+        }
+        let number_key = [&b"k"[..], &key.to_be_bytes()].concat();
+        let tenant = match self.tenant_keys.get(number_key).map_err(|e| self.io(e))? {
+            Some(v) => String::from_utf8_lossy(&v).into_owned(),
+            None => {
+                return Err(StateError::Decode {
+                    tree: "tenant_keys",
+                    key: key.to_string(),
+                    message: "a resource key names a tenant number that is not recorded".into(),
+                });
+            }
+        };
+        let mut cache = self.cache();
+        cache.by_key.insert(key, tenant.clone());
+        cache.by_tenant.insert(tenant.clone(), key);
+        Ok(tenant)
+    }
+
     /// One stored resource.
     pub fn resource(&self, tenant: &str, id: &str) -> Result<Option<StoredResource>, StateError> {
+        let Some(tkey) = self.find_tenant_key(tenant)? else {
+            return Ok(None);
+        };
         match self
             .resources
-            .get(records::resource_key(tenant, id))
+            .get(records::resource_key(tkey, id))
             .map_err(|e| self.io(e))?
         {
-            Some(v) => records::decode_resource(tenant, &v).map(Some),
+            Some(v) => records::decode_resource(tenant, id, &v).map(Some),
             None => Ok(None),
         }
     }
@@ -220,26 +310,31 @@ impl Store {
     pub fn resources(
         &self,
         tenant: Option<&str>,
-    ) -> impl Iterator<Item = Result<StoredResource, StateError>> + '_ {
-        let iter = match tenant {
-            Some(t) => self.resources.scan_prefix(records::tenant_prefix(t)),
+    ) -> Box<dyn Iterator<Item = Result<StoredResource, StateError>> + '_> {
+        let iter = match tenant.map(|t| self.find_tenant_key(t)) {
             None => self.resources.iter(),
+            Some(Ok(Some(tkey))) => self.resources.scan_prefix(records::tenant_prefix(tkey)),
+            Some(Ok(None)) => return Box::new(std::iter::empty()),
+            Some(Err(e)) => return Box::new(std::iter::once(Err(e))),
         };
-        iter.map(move |kv| {
+        Box::new(iter.map(move |kv| {
             let (k, v) = kv.map_err(|e| self.io(e))?;
-            records::decode_resource(&records::tenant_of_key(&k), &v)
-        })
+            let (tkey, id) = records::split_key(&k);
+            records::decode_resource(&self.tenant_of(tkey)?, &id, &v)
+        }))
     }
 
     /// Ids of `tenant`'s resources last seen by a full pass older than `epoch`:
     /// after a full pass of epoch `epoch`, these no longer exist upstream.
     pub fn unseen_since(&self, tenant: &str, epoch: i64) -> Result<Vec<String>, StateError> {
-        let prefix = records::tenant_prefix(tenant);
+        let Some(tkey) = self.find_tenant_key(tenant)? else {
+            return Ok(Vec::new());
+        };
         let mut out = Vec::new();
-        for kv in self.resources.scan_prefix(&prefix) {
+        for kv in self.resources.scan_prefix(records::tenant_prefix(tkey)) {
             let (k, v) = kv.map_err(|e| self.io(e))?;
             if records::epoch_of(&v) < epoch {
-                out.push(String::from_utf8_lossy(&k[prefix.len()..]).into_owned());
+                out.push(records::split_key(&k).1);
             }
         }
         Ok(out)
@@ -253,12 +348,13 @@ impl Store {
     /// is never durable without the items it covers. Items are written in key order,
     /// which sled's leaf updates favour.
     pub fn commit_page(&self, page: &PageCommit) -> Result<Vec<StatusChange>, StateError> {
+        let tkey = self.tenant_key(&page.tenant)?;
         let mut upserts: Vec<(Vec<u8>, Vec<u8>, &StoredResource)> = page
             .upserts
             .iter()
             .map(|r| {
                 (
-                    records::resource_key(&page.tenant, &r.id),
+                    records::resource_key(tkey, &r.id),
                     records::encode_resource(r),
                     r,
                 )
@@ -268,13 +364,13 @@ impl Store {
         let deletes: Vec<(Vec<u8>, &String)> = page
             .deletes
             .iter()
-            .map(|id| (records::resource_key(&page.tenant, id), id))
+            .map(|id| (records::resource_key(tkey, id), id))
             .collect();
         let changed = |old: Option<sled::IVec>,
                        r: &StoredResource|
          -> Result<Option<StatusChange>, StateError> {
             let Some(old) = old else { return Ok(None) };
-            let old = records::decode_resource(&page.tenant, &old)?;
+            let old = records::decode_resource(&page.tenant, &r.id, &old)?;
             Ok((old.status != r.status).then(|| StatusChange {
                 tenant: page.tenant.clone(),
                 id: r.id.clone(),
@@ -286,7 +382,7 @@ impl Store {
         let removed =
             |old: Option<sled::IVec>, id: &String| -> Result<Option<StatusChange>, StateError> {
                 let Some(old) = old else { return Ok(None) };
-                let old = records::decode_resource(&page.tenant, &old)?;
+                let old = records::decode_resource(&page.tenant, id, &old)?;
                 Ok(Some(StatusChange {
                     tenant: page.tenant.clone(),
                     id: id.clone(),

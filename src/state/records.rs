@@ -105,38 +105,96 @@ pub struct StatusChange {
     pub to: Option<AggregateStatus>,
 }
 
-pub(super) fn tenant_prefix(tenant: &str) -> Vec<u8> {
-    let mut k = Vec::with_capacity(tenant.len() + 1);
-    k.extend_from_slice(tenant.as_bytes());
-    k.push(0);
+/// The key prefix of a tenant: its 8-byte number from the `tenant_keys` tree.
+pub(super) fn tenant_prefix(tenant_key: u64) -> [u8; 8] {
+    tenant_key.to_be_bytes()
+}
+
+/// `tenant number (8 bytes) | resource id`. A canonical lowercase UUID id is stored
+/// as `0x01` + its 16 bytes, anything else as `0x00` + its text: short keys keep
+/// sled's nodes small (keys were 73 bytes as text).
+pub(super) fn resource_key(tenant_key: u64, id: &str) -> Vec<u8> {
+    let mut k = Vec::with_capacity(25);
+    k.extend_from_slice(&tenant_prefix(tenant_key));
+    match canonical_uuid(id) {
+        Some(u) => {
+            k.push(1);
+            k.extend_from_slice(u.as_bytes());
+        }
+        None => {
+            k.push(0);
+            k.extend_from_slice(id.as_bytes());
+        }
+    }
     k
 }
 
-pub(super) fn resource_key(tenant: &str, id: &str) -> Vec<u8> {
-    let mut k = tenant_prefix(tenant);
-    k.extend_from_slice(id.as_bytes());
-    k
+/// The tenant number and resource id of a resource key.
+pub(super) fn split_key(key: &[u8]) -> (u64, String) {
+    let tenant = key
+        .get(..8)
+        .and_then(|b| b.try_into().ok())
+        .map(u64::from_be_bytes)
+        .unwrap_or(0);
+    let id = match key.get(8..) {
+        Some([1, rest @ ..]) => match uuid::Uuid::from_slice(rest) {
+            Ok(u) => u.hyphenated().to_string(),
+            Err(_) => String::from_utf8_lossy(rest).into_owned(),
+        },
+        Some([_, rest @ ..]) => String::from_utf8_lossy(rest).into_owned(),
+        _ => String::new(),
+    };
+    (tenant, id)
+}
+
+/// `s` as a UUID if it is one in canonical (lowercase, hyphenated) form, so that
+/// formatting the bytes gives `s` back exactly.
+fn canonical_uuid(s: &str) -> Option<uuid::Uuid> {
+    let u = uuid::Uuid::try_parse(s).ok()?;
+    let mut buf = uuid::Uuid::encode_buffer();
+    (u.hyphenated().encode_lower(&mut buf) == s).then_some(u)
+}
+
+/// An id in a value: a canonical UUID as 16 bytes, anything else as text.
+#[derive(Serialize, Deserialize)]
+enum IdV1<'a> {
+    Uuid([u8; 16]),
+    Text(#[serde(borrow)] Cow<'a, str>),
+}
+
+impl<'a> IdV1<'a> {
+    fn new(s: &'a str) -> IdV1<'a> {
+        match canonical_uuid(s) {
+            Some(u) => IdV1::Uuid(*u.as_bytes()),
+            None => IdV1::Text(Cow::Borrowed(s)),
+        }
+    }
+
+    fn into_string(self) -> String {
+        match self {
+            IdV1::Uuid(b) => uuid::Uuid::from_bytes(b).hyphenated().to_string(),
+            IdV1::Text(t) => t.into_owned(),
+        }
+    }
 }
 
 /// The stored layout of a resource (schema 1). Field order is the format: append only.
-/// `tenant_id` lives in the key; `external_id` is dropped when it is the usual
+/// Tenant and id live in the key; `external_id` is dropped when it is the usual
 /// `id@api_tenant_id`; times are Unix nanoseconds.
 #[derive(Serialize, Deserialize)]
 struct ResourceV1<'a> {
     #[serde(borrow)]
-    id: Cow<'a, str>,
-    #[serde(borrow)]
     name: Cow<'a, str>,
     #[serde(borrow)]
-    kind: Cow<'a, str>,
+    kind: Word<'a>,
     #[serde(borrow)]
     api_tenant_id: Option<Cow<'a, str>>,
     #[serde(borrow)]
-    agent_id: Option<Cow<'a, str>>,
+    agent_id: Option<IdV1<'a>>,
     #[serde(borrow)]
     external_id: Option<Cow<'a, str>>,
     #[serde(borrow)]
-    status: Cow<'a, str>,
+    status: Word<'a>,
     #[serde(borrow)]
     plans: Option<Cow<'a, str>>,
     created_at: Option<i64>,
@@ -148,10 +206,54 @@ struct ResourceV1<'a> {
 #[derive(Serialize, Deserialize)]
 struct PolicyV1<'a> {
     #[serde(borrow)]
-    kind: Cow<'a, str>,
+    kind: Word<'a>,
     last_run: Option<i64>,
     last_success_run: Option<i64>,
     next_run: Option<i64>,
+}
+
+/// Strings that repeat in every record (types, statuses) stored as one byte.
+/// The table is part of the format: append only.
+const WORDS: [&str; 16] = [
+    "resource.machine",
+    "policy.backup.machine",
+    "policy.security.antimalware_protection",
+    "policy.security.patch_management",
+    "policy.security.vulnerability_assessment",
+    "ok",
+    "idle",
+    "scheduled",
+    "running",
+    "cancelling",
+    "interaction_required",
+    "warning",
+    "error",
+    "critical",
+    "no_policies_applied",
+    "unknown",
+];
+
+/// A string from [`WORDS`] by index, or any other string as itself.
+#[derive(Serialize, Deserialize)]
+enum Word<'a> {
+    Known(u8),
+    Text(#[serde(borrow)] Cow<'a, str>),
+}
+
+impl<'a> Word<'a> {
+    fn new(s: &'a str) -> Word<'a> {
+        match WORDS.iter().position(|w| *w == s) {
+            Some(i) => Word::Known(i as u8),
+            None => Word::Text(Cow::Borrowed(s)),
+        }
+    }
+
+    fn text(&self) -> &str {
+        match self {
+            Word::Known(i) => WORDS.get(*i as usize).copied().unwrap_or("unknown"),
+            Word::Text(t) => t,
+        }
+    }
 }
 
 fn borrowed(s: &Option<String>) -> Option<Cow<'_, str>> {
@@ -180,17 +282,16 @@ pub(super) fn encode_resource(r: &StoredResource) -> Vec<u8> {
         _ => false,
     };
     let v1 = ResourceV1 {
-        id: Cow::Borrowed(&r.id),
         name: Cow::Borrowed(&r.name),
-        kind: Cow::Borrowed(&r.kind),
+        kind: Word::new(&r.kind),
         api_tenant_id: borrowed(&r.api_tenant_id),
-        agent_id: borrowed(&r.agent_id),
+        agent_id: r.agent_id.as_deref().map(IdV1::new),
         external_id: if usual {
             None
         } else {
             borrowed(&r.external_id)
         },
-        status: Cow::Borrowed(r.status.as_str()),
+        status: Word::new(r.status.as_str()),
         plans: borrowed(&r.plans),
         created_at: nanos(r.created_at),
         updated_at: nanos(r.updated_at),
@@ -198,7 +299,7 @@ pub(super) fn encode_resource(r: &StoredResource) -> Vec<u8> {
             .policies
             .iter()
             .map(|p| PolicyV1 {
-                kind: Cow::Borrowed(&p.kind),
+                kind: Word::new(&p.kind),
                 last_run: nanos(p.last_run),
                 last_success_run: nanos(p.last_success_run),
                 next_run: nanos(p.next_run),
@@ -217,26 +318,30 @@ pub(super) fn epoch_of(v: &[u8]) -> i64 {
         .unwrap_or(0)
 }
 
-/// Decode a resource value stored under `tenant`'s key.
-pub(super) fn decode_resource(tenant: &str, v: &[u8]) -> Result<StoredResource, StateError> {
+/// Decode the value of resource `id` stored under `tenant`.
+pub(super) fn decode_resource(
+    tenant: &str,
+    id: &str,
+    v: &[u8],
+) -> Result<StoredResource, StateError> {
     let body = v.get(8..).unwrap_or_default();
     let r: ResourceV1 = postcard::from_bytes(body).map_err(|e| StateError::Decode {
         tree: "resources",
-        key: tenant.to_string(),
+        key: format!("{tenant}/{id}"),
         message: e.to_string(),
     })?;
     let own = |c: Option<Cow<'_, str>>| c.map(Cow::into_owned);
     let external_id =
-        own(r.external_id).or_else(|| usual_external_id(&r.id, r.api_tenant_id.as_deref()));
+        own(r.external_id).or_else(|| usual_external_id(id, r.api_tenant_id.as_deref()));
     Ok(StoredResource {
         tenant_id: tenant.to_string(),
-        id: r.id.into_owned(),
+        id: id.to_string(),
         name: r.name.into_owned(),
-        kind: r.kind.into_owned(),
+        kind: r.kind.text().to_string(),
         api_tenant_id: own(r.api_tenant_id),
-        agent_id: own(r.agent_id),
+        agent_id: r.agent_id.map(IdV1::into_string),
         external_id,
-        status: AggregateStatus::parse(&r.status),
+        status: AggregateStatus::parse(r.status.text()),
         plans: own(r.plans),
         created_at: time(r.created_at),
         updated_at: time(r.updated_at),
@@ -244,7 +349,7 @@ pub(super) fn decode_resource(tenant: &str, v: &[u8]) -> Result<StoredResource, 
             .policies
             .into_iter()
             .map(|p| Policy {
-                kind: p.kind.into_owned(),
+                kind: p.kind.text().to_string(),
                 last_run: time(p.last_run),
                 last_success_run: time(p.last_success_run),
                 next_run: time(p.next_run),
@@ -252,12 +357,6 @@ pub(super) fn decode_resource(tenant: &str, v: &[u8]) -> Result<StoredResource, 
             .collect(),
         epoch: epoch_of(v),
     })
-}
-
-/// The tenant part of a resource key.
-pub(super) fn tenant_of_key(key: &[u8]) -> String {
-    let end = key.iter().position(|b| *b == 0).unwrap_or(key.len());
-    String::from_utf8_lossy(&key[..end]).into_owned()
 }
 
 pub(super) fn encode_json<T: Serialize>(t: &T) -> Vec<u8> {

@@ -33,8 +33,24 @@ fn a_new_directory_is_private_and_versioned() {
         );
     }
     drop(store);
-    // Reopening an existing store of this version works.
-    Store::open(&path, 4).unwrap();
+    // Reopening an existing store of this version works (once sled's flusher thread
+    // has let go of the directory lock).
+    reopen(&path);
+}
+
+/// Open again a store just dropped, once sled's flusher thread has let go of the lock.
+fn reopen(path: &std::path::Path) -> Store {
+    let mut reopened = Store::open(path, 4);
+    for _ in 0..100 {
+        match &reopened {
+            Err(StateError::Locked { .. }) => {
+                std::thread::sleep(std::time::Duration::from_millis(50));
+                reopened = Store::open(path, 4);
+            }
+            _ => break,
+        }
+    }
+    reopened.expect("reopen")
 }
 
 #[test]
@@ -176,14 +192,70 @@ fn resource_records_round_trip_compactly() {
         next_run: Timestamp::parse("2021-03-31T15:58:12.5Z"),
     }];
     let bytes = records::encode_resource(&r);
-    assert!(bytes.len() < 250, "{} bytes", bytes.len());
+    assert!(bytes.len() <= 210, "{} bytes", bytes.len());
     assert_eq!(records::epoch_of(&bytes), 77);
-    assert_eq!(records::decode_resource(&r.tenant_id, &bytes).unwrap(), r);
+    assert_eq!(
+        records::decode_resource(&r.tenant_id, &r.id, &bytes).unwrap(),
+        r
+    );
     // An unusual external id is kept as it was.
     r.external_id = Some("opaque-thing".into());
     let bytes = records::encode_resource(&r);
-    assert_eq!(records::decode_resource(&r.tenant_id, &bytes).unwrap(), r);
+    assert_eq!(
+        records::decode_resource(&r.tenant_id, &r.id, &bytes).unwrap(),
+        r
+    );
     // Garbage is a decode error naming the tree, not a panic.
-    let err = records::decode_resource("t", b"\0\0\0\0\0\0\0\x01\xff\xff").unwrap_err();
+    let err = records::decode_resource("t", "r", b"\0\0\0\0\0\0\0\x01\xff\xff").unwrap_err();
     assert!(err.to_string().contains("resources"), "{err}");
+}
+
+#[test]
+fn keys_hold_uuids_compactly_and_give_every_id_back_exactly() {
+    for id in [
+        "aab42c95-14dc-48ab-87b4-96120111b957",
+        "AAB42C95-14DC-48AB-87B4-96120111B957",
+        "aab42c9514dc48ab87b496120111b957",
+        "machine-17",
+        "",
+    ] {
+        let key = records::resource_key(7, id);
+        assert_eq!(records::split_key(&key), (7, id.to_string()), "{id:?}");
+    }
+    assert_eq!(
+        records::resource_key(7, "aab42c95-14dc-48ab-87b4-96120111b957").len(),
+        8 + 1 + 16
+    );
+}
+
+#[test]
+fn tenants_keep_their_numbers_across_reopening() {
+    let dir = tempfile::tempdir().unwrap();
+    {
+        let store = Store::open(dir.path(), 4).unwrap();
+        for t in ["tenant-a", "tenant-b"] {
+            let page = PageCommit {
+                tenant: t.into(),
+                upserts: vec![resource(t, "x", "idle", 1)],
+                ..Default::default()
+            };
+            store.commit_page(&page).unwrap();
+        }
+    }
+    let store = reopen(dir.path());
+    let page = PageCommit {
+        tenant: "tenant-a".into(),
+        upserts: vec![resource("tenant-a", "x", "error", 1)],
+        ..Default::default()
+    };
+    let changes = store.commit_page(&page).unwrap();
+    assert_eq!(
+        changes.len(),
+        1,
+        "the reopened store found tenant-a's resource under the same number"
+    );
+    let all: Vec<_> = store.resources(None).map(Result::unwrap).collect();
+    assert_eq!(all.len(), 2);
+    assert!(all.iter().any(|r| r.tenant_id == "tenant-b" && r.id == "x"));
+    assert_eq!(store.resources(Some("nobody")).count(), 0);
 }
