@@ -200,8 +200,16 @@ impl Store {
     }
 
     /// Record the watched-tenant directory (names for display and digests).
+    /// Tenants no longer in the list are dropped from the directory (their resources
+    /// stay until a later issue decides how long to keep them).
     pub fn put_tenants(&self, tenants: &[TenantRecord]) -> Result<(), StateError> {
         let mut batch = sled::Batch::default();
+        for key in self.tenants.iter().keys() {
+            let key = key.map_err(|e| self.io(e))?;
+            if !tenants.iter().any(|t| t.id.as_bytes() == key.as_ref()) {
+                batch.remove(key);
+            }
+        }
         for t in tenants {
             batch.insert(t.id.as_bytes(), records::encode_json(t));
         }

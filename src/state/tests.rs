@@ -259,3 +259,18 @@ fn tenants_keep_their_numbers_across_reopening() {
     assert!(all.iter().any(|r| r.tenant_id == "tenant-b" && r.id == "x"));
     assert_eq!(store.resources(Some("nobody")).count(), 0);
 }
+
+#[test]
+fn the_tenant_directory_is_replaced_not_accumulated() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::open(dir.path(), 4).unwrap();
+    let rec = |id: &str| TenantRecord {
+        id: id.into(),
+        name: Some(format!("name {id}")),
+        scope: "tenant".into(),
+    };
+    store.put_tenants(&[rec("a"), rec("b")]).unwrap();
+    store.put_tenants(&[rec("b"), rec("c")]).unwrap();
+    let ids: Vec<String> = store.tenants().unwrap().into_iter().map(|t| t.id).collect();
+    assert_eq!(ids, ["b", "c"]);
+}
