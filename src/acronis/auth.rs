@@ -252,15 +252,7 @@ impl Tokens {
         tenant: Option<&str>,
         endpoint: &str,
     ) -> Result<Token, ApiError> {
-        let reply: TokenReply = serde_json::from_slice(&resp.body).map_err(|e| {
-            ApiError::new(
-                tenant,
-                endpoint,
-                ApiErrorKind::Decode {
-                    message: format!("token reply: {e}"),
-                },
-            )
-        })?;
+        let reply: TokenReply = resp.json(tenant, endpoint)?;
         let server_now = resp.server_date().unwrap_or_else(Utc::now).timestamp() as f64;
         let lifetime = match (reply.expires_on, reply.expires_in) {
             (Some(on), _) => Duration::try_from_secs_f64(on - server_now).unwrap_or(Duration::ZERO),

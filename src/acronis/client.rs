@@ -203,7 +203,7 @@ impl AcronisClient {
     pub async fn own_tenant(&self) -> Result<WatchedTenant, ApiError> {
         let path = format!("/api/2/clients/{}", self.tokens.client_id);
         let resp = self.get(&Scope::Base, None, &path, &[]).await?;
-        let info: ClientInfo = decode(&resp, None, &format!("GET {path}"))?;
+        let info: ClientInfo = resp.json(None, &format!("GET {path}"))?;
         Ok(WatchedTenant {
             id: info.tenant_id,
             name: info.data.and_then(|d| d.client_name),
@@ -226,7 +226,7 @@ impl AcronisClient {
                 ],
             };
             let resp = self.get(&Scope::Base, None, TENANTS, &query).await?;
-            let list: TenantList = decode(&resp, None, &format!("GET {TENANTS}"))?;
+            let list: TenantList = resp.json(None, &format!("GET {TENANTS}"))?;
             let empty = list.items.is_empty();
             out.extend(
                 list.items
@@ -253,7 +253,7 @@ impl AcronisClient {
             let resp = self
                 .get(&Scope::Base, None, TENANTS, &[("uuids", chunk.join(","))])
                 .await?;
-            let list: TenantList = decode(&resp, None, &format!("GET {TENANTS}"))?;
+            let list: TenantList = resp.json(None, &format!("GET {TENANTS}"))?;
             out.extend(list.items);
         }
         Ok(out)
@@ -286,7 +286,7 @@ impl AcronisClient {
         let tenant_id = tenant.id.clone();
         // Parsing a large page is CPU work: keep it off the async workers.
         tokio::task::spawn_blocking(move || {
-            decode::<StatusPage>(&resp, Some(&tenant_id), &format!("GET {STATUSES}"))
+            resp.json::<StatusPage>(Some(&tenant_id), &format!("GET {STATUSES}"))
         })
         .await
         .map_err(|e| {
@@ -303,27 +303,6 @@ impl AcronisClient {
 
 fn is_null(v: &Option<serde_json::Value>) -> bool {
     matches!(v, None | Some(serde_json::Value::Null))
-}
-
-fn decode<T: for<'de> Deserialize<'de>>(
-    resp: &Response,
-    tenant: Option<&str>,
-    endpoint: &str,
-) -> Result<T, ApiError> {
-    serde_json::from_slice(&resp.body).map_err(|e| {
-        let what = if e.is_eof() {
-            "the body ends early (truncated)"
-        } else {
-            "the body is not the documented JSON"
-        };
-        ApiError::new(
-            tenant,
-            endpoint,
-            ApiErrorKind::Decode {
-                message: format!("{what}: {e}"),
-            },
-        )
-    })
 }
 
 /// The newest `updated_at` on a page, for when the server sends no `timestamp`.

@@ -37,10 +37,30 @@ pub struct Response {
 impl Response {
     /// The server's clock (`Date` header), if it sent a readable one.
     pub fn server_date(&self) -> Option<DateTime<Utc>> {
-        let v = self.headers.get(reqwest::header::DATE)?.to_str().ok()?;
-        DateTime::parse_from_rfc2822(v)
-            .ok()
-            .map(|d| d.with_timezone(&Utc))
+        header_date(&self.headers, reqwest::header::DATE)
+    }
+
+    /// The body as the JSON type `T`, or a decode error naming tenant and endpoint
+    /// (and whether the body was cut short).
+    pub fn json<T: for<'de> serde::Deserialize<'de>>(
+        &self,
+        tenant: Option<&str>,
+        endpoint: &str,
+    ) -> Result<T, ApiError> {
+        serde_json::from_slice(&self.body).map_err(|e| {
+            let what = if e.is_eof() {
+                "the body ends early (truncated)"
+            } else {
+                "the body is not the documented JSON"
+            };
+            ApiError::new(
+                tenant,
+                endpoint,
+                ApiErrorKind::Decode {
+                    message: format!("{what}: {e}"),
+                },
+            )
+        })
     }
 
     /// The API's error message from the body.
@@ -69,6 +89,14 @@ fn retryable(status: StatusCode) -> bool {
         || status.is_server_error()
 }
 
+/// A header holding an HTTP date (RFC 7231, which RFC 2822 parsing accepts).
+fn header_date(headers: &HeaderMap, name: reqwest::header::HeaderName) -> Option<DateTime<Utc>> {
+    let v = headers.get(name)?.to_str().ok()?;
+    DateTime::parse_from_rfc2822(v.trim())
+        .ok()
+        .map(|d| d.with_timezone(&Utc))
+}
+
 /// `Retry-After` as seconds or an HTTP date.
 fn retry_after(headers: &HeaderMap) -> Option<Duration> {
     let v = headers
@@ -79,13 +107,8 @@ fn retry_after(headers: &HeaderMap) -> Option<Duration> {
     if let Ok(secs) = v.parse::<u64>() {
         return Some(Duration::from_secs(secs));
     }
-    let when = DateTime::parse_from_rfc2822(v).ok()?.with_timezone(&Utc);
-    let server_now = headers
-        .get(reqwest::header::DATE)
-        .and_then(|d| d.to_str().ok())
-        .and_then(|d| DateTime::parse_from_rfc2822(d).ok())
-        .map(|d| d.with_timezone(&Utc))
-        .unwrap_or_else(Utc::now);
+    let when = header_date(headers, reqwest::header::RETRY_AFTER)?;
+    let server_now = header_date(headers, reqwest::header::DATE).unwrap_or_else(Utc::now);
     Some((when - server_now).to_std().unwrap_or(Duration::ZERO))
 }
 
