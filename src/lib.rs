@@ -19,6 +19,8 @@ pub mod logging;
 pub mod poll;
 /// The built-in simulated Acronis datacenter.
 pub mod simulator;
+/// Rule files and their pure evaluation.
+pub mod rules;
 /// The sled state directory.
 pub mod state;
 /// The worker assembled: store, client, poller.

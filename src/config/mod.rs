@@ -14,16 +14,16 @@
 mod acronis;
 mod channel;
 mod duration;
-mod error;
+pub(crate) mod error;
 mod expand;
 mod rate;
-mod reader;
+pub(crate) mod reader;
 mod shard;
 mod silence;
 mod smtp;
 mod types;
 mod validate;
-mod value;
+pub(crate) mod value;
 
 #[cfg(test)]
 mod tests;

@@ -67,8 +67,29 @@ fn resource_match(item: &Item<'_>) -> Result<ResourceMatch, ConfigError> {
             "an array of resource types, like [\"resource.machine\"]",
         )?,
         tenants: list("tenant", "an array of tenant ids, like [\"3b6f...\"]")?,
-        names: list("name", "an array of resource name globs, like [\"sql-*\"]")?,
+        names: globs(&table)?,
     })
+}
+
+/// `match.name`: globs, each checked to compile.
+fn globs(table: &Table<'_>) -> Result<Vec<String>, ConfigError> {
+    let Some(list) = table.opt_strings("name", "an array of resource name globs, like [\"sql-*\"]")? else {
+        return Ok(Vec::new());
+    };
+    list.into_iter()
+        .map(|s| match glob::Pattern::new(&s.value) {
+            Ok(_) => Ok(s.value),
+            Err(e) => Err(ConfigError::InvalidValue {
+                problem: format!(
+                    "{} is not a valid glob ({}): expected a pattern with *, ? or [a-z], like \"sql-*\"",
+                    s.shown(),
+                    e.msg
+                ),
+                at: s.at,
+                key: s.key,
+            }),
+        })
+        .collect()
 }
 
 fn window(table: &Table<'_>) -> Result<SilenceWindow, ConfigError> {

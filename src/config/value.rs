@@ -17,13 +17,13 @@ use super::reader::{Str, Table};
 use super::types::Rate;
 
 /// Wrong-type wording for keys that take a duration.
-pub(super) const DURATION_STRING: &str = "a duration string like \"5m\"";
+pub(crate) const DURATION_STRING: &str = "a duration string like \"5m\"";
 
 /// What a cron expression must look like; the tail of every cron error.
 const CRON_EXPECTED: &str = "expected 6 or 7 fields: seconds minutes hours day-of-month month day-of-week \
      [year], like \"0 0 8 * * Mon\" (write day names: numeric day-of-week counts from 1 = Sunday)";
 
-pub(super) fn duration(s: &Str) -> Result<Duration, ConfigError> {
+pub(crate) fn duration(s: &Str) -> Result<Duration, ConfigError> {
     parse_duration(&s.value).map_err(|expected| ConfigError::InvalidDuration {
         at: s.at.clone(),
         key: s.key.clone(),
@@ -33,7 +33,7 @@ pub(super) fn duration(s: &Str) -> Result<Duration, ConfigError> {
 }
 
 /// An optional duration key, with its default.
-pub(super) fn opt_duration(
+pub(crate) fn opt_duration(
     table: &Table<'_>,
     name: &str,
     default: Duration,
@@ -44,7 +44,7 @@ pub(super) fn opt_duration(
     }
 }
 
-pub(super) fn rate(s: &Str) -> Result<Rate, ConfigError> {
+pub(crate) fn rate(s: &Str) -> Result<Rate, ConfigError> {
     parse_rate(&s.value).map_err(|expected| ConfigError::InvalidRate {
         at: s.at.clone(),
         key: s.key.clone(),
@@ -54,7 +54,7 @@ pub(super) fn rate(s: &Str) -> Result<Rate, ConfigError> {
 }
 
 /// A cron expression for the `cron` 0.17 crate (6 or 7 fields, seconds first).
-pub(super) fn cron(s: &Str) -> Result<cron::Schedule, ConfigError> {
+pub(crate) fn cron(s: &Str) -> Result<cron::Schedule, ConfigError> {
     let invalid = |problem: String| ConfigError::InvalidCron {
         at: s.at.clone(),
         key: s.key.clone(),
@@ -100,7 +100,7 @@ fn describe_cron_error(text: &str) -> String {
 }
 
 /// An IANA timezone name.
-pub(super) fn timezone(s: &Str) -> Result<chrono_tz::Tz, ConfigError> {
+pub(crate) fn timezone(s: &Str) -> Result<chrono_tz::Tz, ConfigError> {
     chrono_tz::Tz::from_str(&s.value).map_err(|_| {
         let mut shown = s.shown();
         let near = chrono_tz::TZ_VARIANTS
@@ -118,7 +118,7 @@ pub(super) fn timezone(s: &Str) -> Result<chrono_tz::Tz, ConfigError> {
 }
 
 /// One mailbox: `alerts@msp.example` or `MSP Alerts <alerts@msp.example>`.
-pub(super) fn mailbox(s: &Str) -> Result<Mailbox, ConfigError> {
+pub(crate) fn mailbox(s: &Str) -> Result<Mailbox, ConfigError> {
     s.value
         .trim()
         .parse::<Mailbox>()
@@ -168,7 +168,7 @@ pub(super) fn http_url(s: &Str, shown: Shown) -> Result<Url, ConfigError> {
 }
 
 /// A template name: it becomes part of file names (`NAME.<format>.hbs`).
-pub(super) fn template_name(s: Str) -> Result<String, ConfigError> {
+pub(crate) fn template_name(s: Str) -> Result<String, ConfigError> {
     let s = s.non_empty("a template name like \"slack\"")?;
     if !s
         .value

@@ -1,0 +1,138 @@
+//! Rules: `rules/*.toml` -> a closed [`Rule`] set, and the pure evaluation of one rule
+//! against one resource at one instant.
+//!
+//! Stage three of the pipeline (poll -> store -> **evaluate** -> transition + enqueue ->
+//! deliver). Nothing here performs I/O beyond reading the rule files in `file.rs`, and
+//! nothing here knows about sled or channels: `eval.rs` is a pure function of
+//! (rule, previous alert state, current resource, now), property-tested.
+
+mod eval;
+mod file;
+mod matcher;
+
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use serde::{Deserialize, Serialize};
+
+pub use eval::{
+    Prior, Subject, Transition, condition_holds, evaluate, next_flip, repeat_due_at, subject,
+};
+pub use file::{RuleError, load, parse};
+pub use matcher::Matcher;
+
+use crate::acronis::model::AggregateStatus;
+
+/// How bad an alert is (also PagerDuty's `severity`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Severity {
+    Info,
+    Warning,
+    Error,
+    Critical,
+}
+
+impl Severity {
+    pub const NAMES: [&'static str; 4] = ["critical", "error", "warning", "info"];
+
+    pub fn parse(s: &str) -> Option<Severity> {
+        match s {
+            "critical" => Some(Severity::Critical),
+            "error" => Some(Severity::Error),
+            "warning" => Some(Severity::Warning),
+            "info" => Some(Severity::Info),
+            _ => None,
+        }
+    }
+
+    pub fn as_str(&self) -> &'static str {
+        match self {
+            Severity::Critical => "critical",
+            Severity::Error => "error",
+            Severity::Warning => "warning",
+            Severity::Info => "info",
+        }
+    }
+}
+
+/// What makes a rule fire (`when.*`). Exactly one kind per rule.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub enum Condition {
+    /// `when.status`: the aggregate status is one of these.
+    Status(Vec<AggregateStatus>),
+    /// `when.policy` + `when.last_success_older_than`: the policy's last success (or, if
+    /// it never succeeded, the earliest of its last run and the resource's creation) is
+    /// at least this old.
+    Stale { policy: String, older_than: Duration },
+    /// `when.policy` + `when.overdue_by`: `next_run + overdue_by` has passed and the
+    /// policy has not run since `next_run`.
+    Overdue { policy: String, overdue_by: Duration },
+}
+
+impl Condition {
+    /// The policy type a policy condition is about; None for status conditions.
+    pub fn policy(&self) -> Option<&str> {
+        match self {
+            Condition::Status(_) => None,
+            Condition::Stale { policy, .. } | Condition::Overdue { policy, .. } => Some(policy),
+        }
+    }
+}
+
+/// One `[[rule]]`.
+#[derive(Debug, Clone)]
+pub struct Rule {
+    /// Unique; letters, digits, `-`, `_`, `.`; part of every alert key.
+    pub name: String,
+    pub description: String,
+    pub severity: Severity,
+    /// Channel names (checked against worker.toml's `[[channel]]`s).
+    pub notify: Vec<String>,
+    pub condition: Condition,
+    pub matcher: Matcher,
+    /// Re-notify while firing, every this long; None: never.
+    pub repeat: Option<Duration>,
+    /// Notify when the alert resolves.
+    pub resolve: bool,
+    /// Firings for the same channel within this window are one message; zero: none.
+    pub group_window: Duration,
+    /// Where it was defined (for messages).
+    pub file: PathBuf,
+    pub line: usize,
+}
+
+impl Rule {
+    /// A hash of what decides when the rule fires (condition and filters): when it
+    /// differs from the one recorded in the state, the rule's alerts are re-evaluated
+    /// across the fleet and its deadlines rebuilt.
+    pub fn condition_hash(&self) -> u64 {
+        let text = format!("{:?}|{:?}", self.condition, self.matcher.key());
+        crate::config::fnv1a64(text.as_bytes())
+    }
+}
+
+/// Every loaded rule, in file order (files sorted by name).
+#[derive(Debug, Clone, Default)]
+pub struct RuleSet {
+    pub rules: Vec<Rule>,
+}
+
+impl RuleSet {
+    pub fn get(&self, name: &str) -> Option<&Rule> {
+        self.rules.iter().find(|r| r.name == name)
+    }
+
+    pub fn iter(&self) -> impl Iterator<Item = &Rule> {
+        self.rules.iter()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.rules.is_empty()
+    }
+
+    pub fn len(&self) -> usize {
+        self.rules.len()
+    }
+}
