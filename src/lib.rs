@@ -5,6 +5,8 @@
 
 /// The Acronis API client: tokens, tenants, `resource_statuses` pages.
 pub mod acronis;
+/// The alert lifecycle: transitions, silences, notifications (pure).
+pub mod alerts;
 /// Command-line definitions (clap) only.
 pub mod cli;
 /// The clock seam: wall clock, or fixed for `--now` and tests.
@@ -17,10 +19,10 @@ pub mod config;
 pub mod logging;
 /// Per-tenant incremental polls and full resyncs into the state store.
 pub mod poll;
-/// The built-in simulated Acronis datacenter.
-pub mod simulator;
 /// Rule files and their pure evaluation.
 pub mod rules;
+/// The built-in simulated Acronis datacenter.
+pub mod simulator;
 /// The sled state directory.
 pub mod state;
 /// The worker assembled: store, client, poller.

@@ -1,14 +1,17 @@
-//! The worker assembled from a validated config: state store, API client, poller.
-//! `once`, `demo` and (later) `run` drive it; it holds no command-line logic.
+//! The worker assembled from a validated config and rule set: state store, API
+//! client, poller, evaluator. `once`, `demo` and (later) `run` drive it; it holds no
+//! command-line logic.
 
 use std::sync::Arc;
 
 use chrono::{DateTime, Utc};
 
 use crate::acronis::{AcronisClient, ApiError, WatchedTenant};
+use crate::alerts::{self, Evaluator};
 use crate::config::Config;
 use crate::poll::{PollSettings, Poller, TenantOutcome, tenants};
-use crate::state::{StateError, Store};
+use crate::rules::RuleSet;
+use crate::state::{Evaluated, StateError, Store};
 
 /// Why the worker could not start.
 #[derive(Debug, thiserror::Error)]
@@ -25,12 +28,20 @@ pub struct CycleReport {
     pub outcomes: Vec<TenantOutcome>,
     /// The tenant list could not be read from the API (the stored list was used, if any).
     pub tenant_list_error: Option<ApiError>,
+    /// The re-evaluation of every resource, when the rules or silences had changed.
+    pub reindexed: Option<Evaluated>,
+    /// What the due deadlines led to.
+    pub deadlines: Evaluated,
+    /// Re-indexing or the deadline tick failed.
+    pub evaluation_error: Option<StateError>,
 }
 
 impl CycleReport {
     /// Whether any part of the cycle failed.
     pub fn failed(&self) -> bool {
-        self.tenant_list_error.is_some() || self.outcomes.iter().any(|(_, r)| r.is_err())
+        self.tenant_list_error.is_some()
+            || self.evaluation_error.is_some()
+            || self.outcomes.iter().any(|(_, r)| r.is_err())
     }
 }
 
@@ -39,12 +50,13 @@ pub struct Worker {
     pub config: Config,
     pub store: Store,
     pub client: Arc<AcronisClient>,
+    pub eval: Evaluator,
     poller: Poller<AcronisClient>,
 }
 
 impl Worker {
     /// Open the state directory and set up the client.
-    pub fn open(config: Config) -> Result<Worker, StartError> {
+    pub fn open(config: Config, rules: RuleSet) -> Result<Worker, StartError> {
         let store = Store::open(&config.state.path, config.state.cache_mb)?;
         let client = Arc::new(AcronisClient::new(&config.acronis)?);
         let settings = PollSettings {
@@ -53,10 +65,18 @@ impl Worker {
             max_concurrent_tenants: config.acronis.max_concurrent_tenants,
         };
         let poller = Poller::new(client.clone(), store.clone(), settings);
+        let eval = Evaluator::new(rules, &config).with_tenant_names(
+            store
+                .tenants()
+                .unwrap_or_default()
+                .into_iter()
+                .filter_map(|t| t.name.map(|n| (t.id, n))),
+        );
         Ok(Worker {
             config,
             store,
             client,
+            eval,
             poller,
         })
     }
@@ -95,13 +115,66 @@ impl Worker {
         }
     }
 
-    /// Poll every watched tenant once, deciding by `now`.
-    pub async fn poll_cycle(&self, now: DateTime<Utc>) -> CycleReport {
-        let (tenants, tenant_list_error) = self.tenants().await;
-        let outcomes = self.poller.poll_all(&tenants, now).await;
-        CycleReport {
-            outcomes,
-            tenant_list_error,
+    /// One cycle at decision time `now`: re-evaluate everything if the rules changed,
+    /// poll every watched tenant (each page evaluated as it is committed), then
+    /// evaluate the resources whose deadlines are due.
+    pub async fn poll_cycle(&mut self, now: DateTime<Utc>) -> CycleReport {
+        let mut report = CycleReport::default();
+        match self
+            .blocking(move |store, eval| store.sync_evaluation(&eval, now))
+            .await
+        {
+            Ok(Some(done)) => {
+                tracing::info!(
+                    resources = done.resources,
+                    alerts = done.alerts.len(),
+                    "rules or silences changed: every resource re-evaluated"
+                );
+                alerts::log_transitions(&done.alerts, now);
+                report.reindexed = Some(done);
+            }
+            Ok(None) => {}
+            Err(e) => {
+                tracing::error!("re-evaluation after a rule change failed: {e}");
+                report.evaluation_error = Some(e);
+            }
         }
+        let (tenants, tenant_list_error) = self.tenants().await;
+        report.tenant_list_error = tenant_list_error;
+        self.eval = self.eval.with_tenant_names(
+            tenants
+                .iter()
+                .filter_map(|t| t.name.clone().map(|n| (t.id.clone(), n))),
+        );
+        report.outcomes = self.poller.poll_all(&tenants, now, &self.eval).await;
+        match self
+            .blocking(move |store, eval| store.run_deadlines(&eval, now))
+            .await
+        {
+            Ok(done) => {
+                alerts::log_transitions(&done.alerts, now);
+                report.deadlines = done;
+            }
+            Err(e) => {
+                tracing::error!("evaluating due deadlines failed: {e}");
+                report.evaluation_error.get_or_insert(e);
+            }
+        }
+        report
+    }
+
+    /// Run store work on the blocking pool (sled calls block).
+    async fn blocking<T: Send + 'static>(
+        &self,
+        f: impl FnOnce(Store, Evaluator) -> Result<T, StateError> + Send + 'static,
+    ) -> Result<T, StateError> {
+        let (store, eval) = (self.store.clone(), self.eval.clone());
+        let path = self.store.path().to_path_buf();
+        tokio::task::spawn_blocking(move || f(store, eval))
+            .await
+            .map_err(|e| StateError::Io {
+                path,
+                message: e.to_string(),
+            })?
     }
 }

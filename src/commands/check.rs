@@ -1,10 +1,12 @@
-//! `check`: validate the config (rule files and templates join as they arrive).
+//! `check`: validate the config and every rule file (templates join when they arrive).
+//! Loading them is the validation; this prints what was found.
 
 use crate::config::Config;
+use crate::rules::RuleSet;
 
 use super::Exit;
 
-pub fn run(cfg: &Config) -> Exit {
+pub fn run(cfg: &Config, rules: &RuleSet) -> Exit {
     println!(
         "{}: ok ({} channel(s), tenants: {}, state: {})",
         cfg.path.display(),
@@ -17,5 +19,27 @@ pub fn run(cfg: &Config) -> Exit {
         },
         cfg.state.path.display()
     );
+    println!(
+        "{}: ok ({} rule(s){})",
+        cfg.rules_dir.display(),
+        rules.len(),
+        if rules.is_empty() {
+            ": nothing will alert"
+        } else {
+            ""
+        }
+    );
+    for r in rules.iter() {
+        println!(
+            "  {:<28} {:<8} -> {}",
+            r.name,
+            r.severity.as_str(),
+            if r.notify.is_empty() {
+                "(no channel)".to_string()
+            } else {
+                r.notify.join(", ")
+            }
+        );
+    }
     Exit::Ok
 }

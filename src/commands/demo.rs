@@ -64,7 +64,8 @@ path = "{state}"
     );
     let cfg =
         config::parse(&dir.join("worker.toml"), &text, &|_| None).map_err(|e| e.to_string())?;
-    let worker = Worker::open(cfg).map_err(|e| e.to_string())?;
+    let mut worker =
+        Worker::open(cfg, crate::rules::RuleSet::default()).map_err(|e| e.to_string())?;
 
     println!(
         "acronis-watch demo: simulated datacenter on http://{addr}, state in {}",

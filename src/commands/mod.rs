@@ -10,6 +10,7 @@ mod state;
 
 use crate::cli::{Cli, Command, StateCommand};
 use crate::config::{self, Config};
+use crate::rules::{self, RuleSet};
 
 /// A process exit status.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
@@ -43,20 +44,26 @@ pub async fn execute(cli: Cli) -> Exit {
     match cli.command {
         Command::Simulate(args) => simulate::run(args).await,
         Command::Demo(args) => demo::run(args).await,
-        Command::Check => match load(&path) {
-            Ok(cfg) => check::run(&cfg),
+        Command::Check => match load_all(&path) {
+            Ok((cfg, rules)) => check::run(&cfg, &rules),
             Err(exit) => exit,
         },
-        Command::Once(args) => match load(&path) {
-            Ok(cfg) => once::run(cfg, args).await,
+        Command::Once(args) => match load_all(&path) {
+            Ok((cfg, rules)) => once::run(cfg, rules, args).await,
             Err(exit) => exit,
         },
         Command::State(StateCommand::Resources(args)) => match load(&path) {
             Ok(cfg) => state::resources(&cfg, args),
             Err(exit) => exit,
         },
-        Command::State(StateCommand::Alerts(_)) => not_yet("state alerts", &path),
-        Command::State(StateCommand::Outbox(_)) => not_yet("state outbox", &path),
+        Command::State(StateCommand::Alerts(a)) => match load(&path) {
+            Ok(cfg) => state::alerts(&cfg, a.json),
+            Err(exit) => exit,
+        },
+        Command::State(StateCommand::Outbox(a)) => match load(&path) {
+            Ok(cfg) => state::outbox(&cfg, a.json),
+            Err(exit) => exit,
+        },
         Command::State(StateCommand::Dead(_)) => not_yet("state dead", &path),
         Command::State(StateCommand::RetryDead) => not_yet("state retry-dead", &path),
         Command::Run => not_yet("run", &path),
@@ -72,6 +79,16 @@ fn load(path: &std::path::Path) -> Result<Config, Exit> {
         eprintln!("error: {e}");
         Exit::Usage
     })
+}
+
+/// The config and the rule files it points at.
+fn load_all(path: &std::path::Path) -> Result<(Config, RuleSet), Exit> {
+    let cfg = load(path)?;
+    let rules = rules::load(&cfg.rules_dir, &cfg).map_err(|e| {
+        eprintln!("error: {e}");
+        Exit::Usage
+    })?;
+    Ok((cfg, rules))
 }
 
 fn not_yet(command: &str, path: &std::path::Path) -> Exit {

@@ -151,3 +151,198 @@ fn clip(s: &str, n: usize) -> String {
         s.chars().take(n - 1).chain(['…']).collect()
     }
 }
+
+/// `state alerts`: SPEC §2's flat rows.
+#[derive(Serialize)]
+struct AlertRow<'a> {
+    key: &'a str,
+    rule: &'a str,
+    tenant_id: &'a str,
+    resource_id: &'a str,
+    policy: Option<&'a str>,
+    status: &'a str,
+    severity: &'a str,
+    fired_at: String,
+    resolved_at: Option<String>,
+    last_notified_at: Option<String>,
+}
+
+fn rfc3339(t: &chrono::DateTime<chrono::Utc>) -> String {
+    t.to_rfc3339_opts(chrono::SecondsFormat::AutoSi, true)
+}
+
+pub fn alerts(cfg: &Config, json: bool) -> Exit {
+    let store = match open(cfg) {
+        Ok(s) => s,
+        Err(exit) => return exit,
+    };
+    let records: Result<Vec<_>, _> = store.alerts().collect();
+    let records = match records {
+        Ok(r) => r,
+        Err(e) => {
+            eprintln!("error: {e}");
+            return Exit::Failed;
+        }
+    };
+    let rows: Vec<AlertRow> = records
+        .iter()
+        .map(|a| AlertRow {
+            key: &a.key,
+            rule: &a.rule,
+            tenant_id: &a.tenant_id,
+            resource_id: &a.resource_id,
+            policy: a.policy.as_deref(),
+            status: a.status.as_str(),
+            severity: a.severity.as_str(),
+            fired_at: rfc3339(&a.fired_at),
+            resolved_at: a.resolved_at.as_ref().map(rfc3339),
+            last_notified_at: a.last_notified_at.as_ref().map(rfc3339),
+        })
+        .collect();
+    if json {
+        return print_json(&rows);
+    }
+    let mut table = vec![
+        [
+            "STATUS",
+            "SEVERITY",
+            "RULE",
+            "RESOURCE",
+            "SINCE",
+            "LAST NOTIFIED",
+            "KEY",
+        ]
+        .map(String::from),
+    ];
+    for (a, row) in records.iter().zip(&rows) {
+        let since = match &row.resolved_at {
+            Some(t) => t.clone(),
+            None => row.fired_at.clone(),
+        };
+        table.push([
+            row.status.to_string(),
+            row.severity.to_string(),
+            row.rule.to_string(),
+            a.resource_name.clone(),
+            since,
+            row.last_notified_at.clone().unwrap_or_else(|| "-".into()),
+            row.key.to_string(),
+        ]);
+    }
+    print_table(&table);
+    println!(
+        "{} alert(s), {} firing",
+        rows.len(),
+        rows.iter().filter(|r| r.status == "firing").count()
+    );
+    Exit::Ok
+}
+
+/// `state outbox`: SPEC §2's flat rows.
+#[derive(Serialize)]
+struct OutboxRow<'a> {
+    id: u64,
+    channel: &'a str,
+    rule: &'a str,
+    status: &'a str,
+    alerts: Vec<&'a str>,
+    /// Alerts in the message beyond `alerts` (counted, not listed).
+    more: usize,
+    attempts: u32,
+    next_attempt_at: String,
+    last_error: Option<&'a str>,
+}
+
+pub fn outbox(cfg: &Config, json: bool) -> Exit {
+    let store = match open(cfg) {
+        Ok(s) => s,
+        Err(exit) => return exit,
+    };
+    let items: Result<Vec<_>, _> = store.outbox().collect();
+    let items = match items {
+        Ok(i) => i,
+        Err(e) => {
+            eprintln!("error: {e}");
+            return Exit::Failed;
+        }
+    };
+    let rows: Vec<OutboxRow> = items
+        .iter()
+        .map(|i| OutboxRow {
+            id: i.id,
+            channel: &i.channel,
+            rule: &i.rule.name,
+            status: i.status.as_str(),
+            alerts: i.alerts.iter().map(|a| a.key.as_str()).collect(),
+            more: i.more,
+            attempts: i.attempts,
+            next_attempt_at: rfc3339(&i.next_attempt_at),
+            last_error: i.last_error.as_deref(),
+        })
+        .collect();
+    if json {
+        return print_json(&rows);
+    }
+    let mut table = vec![
+        [
+            "ID",
+            "CHANNEL",
+            "RULE",
+            "STATUS",
+            "ALERTS",
+            "ATTEMPTS",
+            "NEXT ATTEMPT",
+            "LAST ERROR",
+        ]
+        .map(String::from),
+    ];
+    for (i, row) in items.iter().zip(&rows) {
+        table.push([
+            row.id.to_string(),
+            row.channel.to_string(),
+            row.rule.to_string(),
+            row.status.to_string(),
+            i.count().to_string(),
+            row.attempts.to_string(),
+            row.next_attempt_at.clone(),
+            row.last_error.unwrap_or("-").to_string(),
+        ]);
+    }
+    print_table(&table);
+    println!("{} item(s) queued", rows.len());
+    Exit::Ok
+}
+
+fn print_json(rows: &impl Serialize) -> Exit {
+    match serde_json::to_string_pretty(rows) {
+        Ok(s) => {
+            println!("{s}");
+            Exit::Ok
+        }
+        Err(e) => {
+            eprintln!("error: {e}");
+            Exit::Failed
+        }
+    }
+}
+
+/// Columns padded to their widest cell (the last column is not padded).
+fn print_table<const N: usize>(rows: &[[String; N]]) {
+    let mut widths = [0usize; N];
+    for row in rows {
+        for (w, cell) in widths.iter_mut().zip(row) {
+            *w = (*w).max(cell.chars().count());
+        }
+    }
+    for row in rows {
+        let mut line = String::new();
+        for (i, cell) in row.iter().enumerate() {
+            if i + 1 == N {
+                line.push_str(cell);
+            } else {
+                line.push_str(&format!("{cell:<w$}  ", w = widths[i]));
+            }
+        }
+        println!("{}", line.trim_end());
+    }
+}

@@ -22,6 +22,7 @@ use tracing::Instrument;
 use crate::acronis::client::{PageRequest, WatchedTenant, newest_update};
 use crate::acronis::error::ApiError;
 use crate::acronis::model::Timestamp;
+use crate::alerts::{AlertRecord, Evaluator};
 use crate::state::{PageCommit, StateError, StatusChange, Store, StoredResource, TenantPoll};
 
 /// Most status changes a report keeps (the count goes on).
@@ -64,6 +65,10 @@ pub struct TenantReport {
     /// Status changes of resources already known (capped at 1000; see `changes_total`).
     pub changes: Vec<StatusChange>,
     pub changes_total: usize,
+    /// Alert records the poll's evaluation wrote (capped at 1000 like `changes`).
+    pub alerts: Vec<AlertRecord>,
+    /// Outbox items it created.
+    pub enqueued: usize,
     pub duration: Duration,
 }
 
@@ -86,11 +91,13 @@ impl<S: StatusSource + 'static> Poller<S> {
         }
     }
 
-    /// Poll every tenant (bounded concurrency) at decision time `now`.
+    /// Poll every tenant (bounded concurrency) at decision time `now`, evaluating
+    /// every changed resource with `eval` as its page is committed.
     pub async fn poll_all(
         &self,
         tenants: &[WatchedTenant],
         now: DateTime<Utc>,
+        eval: &Evaluator,
     ) -> Vec<TenantOutcome> {
         let permits = Arc::new(Semaphore::new(self.settings.max_concurrent_tenants.max(1)));
         let mut set = tokio::task::JoinSet::new();
@@ -100,6 +107,7 @@ impl<S: StatusSource + 'static> Poller<S> {
                 source: self.source.clone(),
                 store: self.store.clone(),
                 settings: self.settings.clone(),
+                eval: eval.clone(),
             };
             set.spawn(async move {
                 let _permit = permits
@@ -126,6 +134,7 @@ struct TenantJob<S> {
     source: Arc<S>,
     store: Store,
     settings: PollSettings,
+    eval: Evaluator,
 }
 
 impl<S: StatusSource + 'static> TenantJob<S> {
@@ -329,16 +338,22 @@ impl<S: StatusSource + 'static> TenantJob<S> {
                 });
             }
             let store = self.store.clone();
-            let changes = tokio::task::spawn_blocking(move || store.commit_page(&commit))
-                .await
-                .map_err(|e| StateError::Io {
-                    path: self.store.path().to_path_buf(),
-                    message: e.to_string(),
-                })??;
-            report.deleted += changes.iter().filter(|c| c.to.is_none()).count();
-            report.changes_total += changes.len();
+            let eval = self.eval.clone();
+            let decided = now.0;
+            let done =
+                tokio::task::spawn_blocking(move || store.commit_page(&commit, &eval, decided))
+                    .await
+                    .map_err(|e| StateError::Io {
+                        path: self.store.path().to_path_buf(),
+                        message: e.to_string(),
+                    })??;
+            report.deleted += done.changes.iter().filter(|c| c.to.is_none()).count();
+            report.changes_total += done.changes.len();
+            report.enqueued += done.enqueued;
             let room = MAX_REPORTED_CHANGES.saturating_sub(report.changes.len());
-            report.changes.extend(changes.into_iter().take(room));
+            report.changes.extend(done.changes.into_iter().take(room));
+            let room = MAX_REPORTED_CHANGES.saturating_sub(report.alerts.len());
+            report.alerts.extend(done.alerts.into_iter().take(room));
             if last {
                 return Ok(page_watermark);
             }

@@ -133,7 +133,12 @@ fn at(secs: i64) -> DateTime<Utc> {
 }
 
 async fn poll_one(poller: &Poller<Fake>, now: i64) -> Result<TenantReport, PollError> {
-    poller.poll_all(&[tenant()], at(now)).await.pop().unwrap().1
+    poller
+        .poll_all(&[tenant()], at(now), &crate::alerts::Evaluator::default())
+        .await
+        .pop()
+        .unwrap()
+        .1
 }
 
 #[tokio::test]

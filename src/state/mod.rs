@@ -10,19 +10,26 @@
 //! - `tenant_poll`: `tenant` -> [`TenantPoll`] (watermark, last full resync, last poll).
 //! - `tenants`: `tenant` -> [`TenantRecord`] (the watched-tenant directory).
 //!
-//! Later stages add `alerts`, `deadlines` and `outbox` trees and join them to the
-//! same [`Store::commit_page`] transaction. sled transaction closures may run more
-//! than once, so they do no I/O and have no side effects.
+//! - `alerts`, `deadlines` (see `evaluate.rs`), `outbox`, `outbox_groups` (see
+//!   `outbox.rs`): written in the same transaction as the resources they follow from.
+//!
+//! sled transaction closures may run more than once, so they do no I/O and have no
+//! side effects.
 
+mod evaluate;
+mod outbox;
 mod records;
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 
+use chrono::{DateTime, Utc};
+pub use evaluate::Evaluated;
 pub use records::{StatusChange, StoredResource, TenantPoll, TenantRecord};
 use sled::Transactional;
-use sled::transaction::{ConflictableTransactionError, TransactionError};
+
+use crate::alerts::Evaluator;
 
 /// The layout version this build writes and understands.
 pub const SCHEMA_VERSION: u32 = 1;
@@ -67,7 +74,12 @@ pub enum StateError {
 pub struct Store {
     path: PathBuf,
     db: sled::Db,
+    meta: sled::Tree,
     resources: sled::Tree,
+    alerts: sled::Tree,
+    deadlines: sled::Tree,
+    outbox: sled::Tree,
+    outbox_groups: sled::Tree,
     tenant_poll: sled::Tree,
     tenants: sled::Tree,
     tenant_keys: sled::Tree,
@@ -146,6 +158,11 @@ impl Store {
         Ok(Store {
             path: path.to_path_buf(),
             resources: db.open_tree("resources").map_err(io)?,
+            alerts: db.open_tree("alerts").map_err(io)?,
+            deadlines: db.open_tree("deadlines").map_err(io)?,
+            outbox: db.open_tree("outbox").map_err(io)?,
+            outbox_groups: db.open_tree("outbox_groups").map_err(io)?,
+            meta,
             tenant_poll: db.open_tree("tenant_poll").map_err(io)?,
             tenants: db.open_tree("tenants").map_err(io)?,
             tenant_keys: db.open_tree("tenant_keys").map_err(io)?,
@@ -348,94 +365,76 @@ impl Store {
         Ok(out)
     }
 
-    /// Write one page of a poll; returns the status changes it made.
-    ///
-    /// A page without bookkeeping is written item by item (sled inserts run in
-    /// parallel across tenants; batches and transactions take sled's global lock).
-    /// The page that carries the new watermark is one transaction, so the watermark
-    /// is never durable without the items it covers. Items are written in key order,
-    /// which sled's leaf updates favour.
-    pub fn commit_page(&self, page: &PageCommit) -> Result<Vec<StatusChange>, StateError> {
+    /// Write one page of a poll and everything it leads to, in one transaction: the
+    /// resources, their alerts and deadlines, the outbox items, and (on a poll's last
+    /// page) the tenant's new watermark, so the watermark is never durable without
+    /// the items it covers and a crash loses or repeats nothing.
+    pub fn commit_page(
+        &self,
+        page: &PageCommit,
+        eval: &Evaluator,
+        now: DateTime<Utc>,
+    ) -> Result<Evaluated, StateError> {
         let tkey = self.tenant_key(&page.tenant)?;
-        let mut upserts: Vec<(Vec<u8>, Vec<u8>, &StoredResource)> = page
+        let mut upserts: Vec<(Vec<u8>, &StoredResource)> = page
             .upserts
             .iter()
-            .map(|r| {
-                (
-                    records::resource_key(tkey, &r.id),
-                    records::encode_resource(r),
-                    r,
-                )
-            })
+            .map(|r| (records::resource_key(tkey, &r.id), r))
             .collect();
+        // Key order: sled's leaf updates favour it.
         upserts.sort_by(|a, b| a.0.cmp(&b.0));
         let deletes: Vec<(Vec<u8>, &String)> = page
             .deletes
             .iter()
             .map(|id| (records::resource_key(tkey, id), id))
             .collect();
-        let changed = |old: Option<sled::IVec>,
-                       r: &StoredResource|
-         -> Result<Option<StatusChange>, StateError> {
-            let Some(old) = old else { return Ok(None) };
-            let old = records::decode_resource(&page.tenant, &r.id, &old)?;
-            Ok((old.status != r.status).then(|| StatusChange {
-                tenant: page.tenant.clone(),
-                id: r.id.clone(),
-                name: r.name.clone(),
-                from: Some(old.status),
-                to: Some(r.status.clone()),
-            }))
-        };
-        let removed =
-            |old: Option<sled::IVec>, id: &String| -> Result<Option<StatusChange>, StateError> {
-                let Some(old) = old else { return Ok(None) };
-                let old = records::decode_resource(&page.tenant, id, &old)?;
-                Ok(Some(StatusChange {
-                    tenant: page.tenant.clone(),
-                    id: id.clone(),
-                    name: old.name,
-                    from: Some(old.status),
-                    to: None,
-                }))
-            };
-        let Some(poll) = page.poll.as_ref().map(records::encode_json) else {
-            let mut changes = Vec::new();
-            for (key, value, r) in &upserts {
-                let old = self
-                    .resources
-                    .insert(key.as_slice(), value.as_slice())
-                    .map_err(|e| self.io(e))?;
-                changes.extend(changed(old, r)?);
-            }
-            for (key, id) in &deletes {
-                let old = self
-                    .resources
-                    .remove(key.as_slice())
-                    .map_err(|e| self.io(e))?;
-                changes.extend(removed(old, id)?);
-            }
-            return Ok(changes);
-        };
-        let result =
-            (&self.resources, &self.tenant_poll).transaction(|(resources, tenant_poll)| {
-                let abort = ConflictableTransactionError::Abort;
-                let mut changes = Vec::new();
-                for (key, value, r) in &upserts {
-                    let old = resources.insert(key.as_slice(), value.as_slice())?;
-                    changes.extend(changed(old, r).map_err(abort)?);
-                }
-                for (key, id) in &deletes {
-                    let old = resources.remove(key.as_slice())?;
-                    changes.extend(removed(old, id).map_err(abort)?);
-                }
-                tenant_poll.insert(page.tenant.as_bytes(), poll.as_slice())?;
-                Ok(changes)
-            });
-        result.map_err(|e| match e {
-            TransactionError::Abort(e) => e,
-            TransactionError::Storage(e) => self.io(e),
-        })
+        let poll = page.poll.as_ref().map(records::encode_json);
+        let ctx = eval.at(now);
+        let result = (
+            &self.resources,
+            &self.alerts,
+            &self.deadlines,
+            &self.outbox,
+            &self.outbox_groups,
+            &self.tenant_poll,
+        )
+            .transaction(
+                |(resources, alerts, deadlines, outbox, groups, tenant_poll)| {
+                    let tx = evaluate::Tx {
+                        resources,
+                        alerts,
+                        deadlines,
+                        outbox,
+                        groups,
+                    };
+                    let mut pending = evaluate::Pending::default();
+                    for (key, r) in &upserts {
+                        let target = evaluate::Target {
+                            key,
+                            tenant: &page.tenant,
+                            id: &r.id,
+                            new: Some(r),
+                            reread: false,
+                        };
+                        tx.resource(&ctx, &target, &mut pending)?;
+                    }
+                    for (key, id) in &deletes {
+                        let target = evaluate::Target {
+                            key,
+                            tenant: &page.tenant,
+                            id,
+                            new: None,
+                            reread: false,
+                        };
+                        tx.resource(&ctx, &target, &mut pending)?;
+                    }
+                    if let Some(poll) = &poll {
+                        tenant_poll.insert(page.tenant.as_bytes(), poll.as_slice())?;
+                    }
+                    tx.finish(eval, pending, now)
+                },
+            );
+        result.map_err(|e| self.tx_error(e))
     }
 }
 

@@ -13,6 +13,7 @@ use serde::{Deserialize, Serialize};
 
 use super::StateError;
 use crate::acronis::model::{AggregateStatus, Policy, ResourceStatus, Timestamp};
+use crate::alerts::{LiveAlert, Watch};
 
 /// What the worker remembers of one resource.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -309,6 +310,78 @@ pub(super) fn encode_resource(r: &StoredResource) -> Vec<u8> {
     let mut v = r.epoch.to_be_bytes().to_vec();
     postcard::to_io(&v1, &mut v).expect("writing to a Vec cannot fail");
     v
+}
+
+/// A resource value with its evaluation bookkeeping appended (nothing is appended when
+/// the watch is empty, so records written before rules existed read as empty watches).
+pub(super) fn encode_resource_watched(r: &StoredResource, watch: &Watch) -> Vec<u8> {
+    let mut v = encode_resource(r);
+    if *watch != Watch::default() {
+        postcard::to_io(&WatchV1::from(watch), &mut v).expect("writing to a Vec cannot fail");
+    }
+    v
+}
+
+/// The watch stored after a resource record.
+pub(super) fn decode_watch(tenant: &str, id: &str, v: &[u8]) -> Result<Watch, StateError> {
+    let body = v.get(8..).unwrap_or_default();
+    let err = |e: postcard::Error| StateError::Decode {
+        tree: "resources",
+        key: format!("{tenant}/{id}"),
+        message: e.to_string(),
+    };
+    let (_, rest) = postcard::take_from_bytes::<ResourceV1>(body).map_err(err)?;
+    if rest.is_empty() {
+        return Ok(Watch::default());
+    }
+    let w: WatchV1 = postcard::from_bytes(rest).map_err(err)?;
+    Ok(w.into())
+}
+
+/// The stored layout of a [`Watch`]. Field order is the format: append only.
+#[derive(Serialize, Deserialize)]
+struct WatchV1 {
+    wake: Option<i64>,
+    live: Vec<(String, Option<String>)>,
+}
+
+impl From<&Watch> for WatchV1 {
+    fn from(w: &Watch) -> WatchV1 {
+        WatchV1 {
+            wake: w.wake,
+            live: w
+                .live
+                .iter()
+                .map(|l| (l.rule.clone(), l.policy.clone()))
+                .collect(),
+        }
+    }
+}
+
+impl From<WatchV1> for Watch {
+    fn from(w: WatchV1) -> Watch {
+        Watch {
+            wake: w.wake,
+            live: w
+                .live
+                .into_iter()
+                .map(|(rule, policy)| LiveAlert { rule, policy })
+                .collect(),
+        }
+    }
+}
+
+/// An instant as an order-preserving 8-byte key prefix.
+pub(super) fn time_key(nanos: i64) -> [u8; 8] {
+    ((nanos as u64) ^ (1 << 63)).to_be_bytes()
+}
+
+/// The instant of a [`time_key`] prefix.
+pub(super) fn time_of_key(key: &[u8]) -> i64 {
+    key.get(..8)
+        .and_then(|b| b.try_into().ok())
+        .map(|b| (u64::from_be_bytes(b) ^ (1 << 63)) as i64)
+        .unwrap_or(0)
 }
 
 pub(super) fn epoch_of(v: &[u8]) -> i64 {

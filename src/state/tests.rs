@@ -122,7 +122,11 @@ fn commits_report_status_changes_and_deletions() {
         ..Default::default()
     };
     assert!(
-        store.commit_page(&first).unwrap().is_empty(),
+        store
+            .commit_page(&first, &none(), t0())
+            .unwrap()
+            .changes
+            .is_empty(),
         "first sight is not a change"
     );
     let poll = TenantPoll {
@@ -136,7 +140,7 @@ fn commits_report_status_changes_and_deletions() {
         deletes: vec!["b".into(), "never-stored".into()],
         poll: Some(poll.clone()),
     };
-    let changes = store.commit_page(&second).unwrap();
+    let changes = store.commit_page(&second, &none(), t0()).unwrap().changes;
     assert_eq!(changes.len(), 2);
     assert_eq!(changes[0].to, Some(AggregateStatus::Critical));
     assert_eq!(changes[1].to, None);
@@ -160,7 +164,7 @@ fn sweeps_find_only_resources_older_than_the_epoch_and_only_in_their_tenant() {
             upserts: vec![resource(tenant, id, "idle", epoch)],
             ..Default::default()
         };
-        store.commit_page(&page).unwrap();
+        store.commit_page(&page, &none(), t0()).unwrap();
     }
     assert_eq!(
         store.unseen_since("t1", 9).unwrap(),
@@ -239,7 +243,7 @@ fn tenants_keep_their_numbers_across_reopening() {
                 upserts: vec![resource(t, "x", "idle", 1)],
                 ..Default::default()
             };
-            store.commit_page(&page).unwrap();
+            store.commit_page(&page, &none(), t0()).unwrap();
         }
     }
     let store = reopen(dir.path());
@@ -248,7 +252,7 @@ fn tenants_keep_their_numbers_across_reopening() {
         upserts: vec![resource("tenant-a", "x", "error", 1)],
         ..Default::default()
     };
-    let changes = store.commit_page(&page).unwrap();
+    let changes = store.commit_page(&page, &none(), t0()).unwrap().changes;
     assert_eq!(
         changes.len(),
         1,
@@ -273,4 +277,13 @@ fn the_tenant_directory_is_replaced_not_accumulated() {
     store.put_tenants(&[rec("b"), rec("c")]).unwrap();
     let ids: Vec<String> = store.tenants().unwrap().into_iter().map(|t| t.id).collect();
     assert_eq!(ids, ["b", "c"]);
+}
+
+/// No rules: commits only store.
+fn none() -> crate::alerts::Evaluator {
+    crate::alerts::Evaluator::default()
+}
+
+fn t0() -> chrono::DateTime<chrono::Utc> {
+    "2026-01-01T00:00:00Z".parse().expect("a valid time")
 }

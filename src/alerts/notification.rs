@@ -1,0 +1,122 @@
+//! What a notification carries: a self-contained snapshot of each alert at the moment
+//! it changed, so an outbox item renders later (after a restart, a retry or a change
+//! of the resource) exactly as it was when enqueued.
+
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+
+use crate::rules::Severity;
+
+/// Most alerts an outbox item lists in full; beyond it they are only counted (no
+/// channel shows more than a few dozen: Slack's 50 blocks, Teams' 20 KB).
+pub const MAX_ITEM_ALERTS: usize = 200;
+
+/// `firing` or `resolved`: the template context's `status`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum NotifyStatus {
+    Firing,
+    Resolved,
+}
+
+impl NotifyStatus {
+    pub fn as_str(&self) -> &'static str {
+        match self {
+            NotifyStatus::Firing => "firing",
+            NotifyStatus::Resolved => "resolved",
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RuleInfo {
+    pub name: String,
+    pub description: String,
+    pub severity: Severity,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TenantRef {
+    pub id: String,
+    pub name: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ResourceRef {
+    pub id: String,
+    pub name: String,
+    #[serde(rename = "type")]
+    pub kind: String,
+    pub agent_id: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PolicySnapshot {
+    #[serde(rename = "type")]
+    pub kind: String,
+    pub last_run: Option<DateTime<Utc>>,
+    pub last_success_run: Option<DateTime<Utc>>,
+    pub next_run: Option<DateTime<Utc>>,
+}
+
+/// One alert as a notification shows it (SPEC §5 `alerts[]`, less `since`, which is
+/// computed when rendering).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AlertSnapshot {
+    pub key: String,
+    /// `firing` or `resolved`.
+    pub status: String,
+    pub severity: Severity,
+    pub fired_at: DateTime<Utc>,
+    pub resolved_at: Option<DateTime<Utc>>,
+    pub tenant: TenantRef,
+    pub resource: ResourceRef,
+    pub aggregate_status: String,
+    pub previous_status: Option<String>,
+    pub policy: Option<PolicySnapshot>,
+    /// One line for a person, e.g. "SQL-01 is critical (was ok)".
+    pub summary: String,
+    /// A `repeat` of a firing already notified.
+    #[serde(default)]
+    pub repeat: bool,
+}
+
+/// One queued message for one channel: an alert, or a group of firings (or
+/// resolutions) of one rule (the `outbox` tree).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct OutboxItem {
+    pub id: u64,
+    pub channel: String,
+    pub rule: RuleInfo,
+    pub status: NotifyStatus,
+    /// The alerts, in the order they joined (at most [`MAX_ITEM_ALERTS`]).
+    pub alerts: Vec<AlertSnapshot>,
+    /// Alerts beyond `alerts`, counted only ("... and N more").
+    #[serde(default)]
+    pub more: usize,
+    pub created_at: DateTime<Utc>,
+    /// A group takes more alerts until this instant (its window); then it is due.
+    pub open_until: Option<DateTime<Utc>>,
+    pub attempts: u32,
+    pub next_attempt_at: DateTime<Utc>,
+    pub last_error: Option<String>,
+}
+
+impl OutboxItem {
+    /// Alerts in the message, listed or counted.
+    pub fn count(&self) -> usize {
+        self.alerts.len() + self.more
+    }
+
+    /// Add an alert (replacing an earlier snapshot of the same alert), or count it
+    /// once the list is full.
+    pub fn push(&mut self, alert: AlertSnapshot) {
+        if let Some(same) = self.alerts.iter_mut().find(|a| a.key == alert.key) {
+            *same = alert;
+        } else if self.alerts.len() < MAX_ITEM_ALERTS {
+            self.alerts.push(alert);
+        } else {
+            self.more += 1;
+        }
+    }
+}

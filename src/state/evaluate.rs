@@ -1,0 +1,363 @@
+//! The transactions that join a resource change to its consequences: the resource
+//! record (with its watch), the alert records, the deadline index and the outbox items
+//! are written together or not at all.
+//!
+//! - `alerts`: alert key -> [`AlertRecord`] (JSON).
+//! - `deadlines`: `wake (time key) | resource key` -> empty. A resource has exactly one
+//!   entry, at its watch's `wake`, or none: a tick reads only the entries that are due.
+//!
+//! Transaction closures may run more than once: they only read and write the trees
+//! and return what they did; logging happens after the commit.
+
+use chrono::{DateTime, Utc};
+use sled::IVec;
+use sled::Transactional;
+use sled::transaction::{ConflictableTransactionError, TransactionError, TransactionalTree};
+
+use super::outbox::{enqueue, nanos};
+use super::records::{self, decode_json, encode_json, time_key};
+use super::{StateError, StatusChange, Store, StoredResource};
+use crate::alerts::{AlertRecord, EvalContext, Evaluator, Notification, Watch, plan};
+
+type TxResult<T> = Result<T, ConflictableTransactionError<StateError>>;
+
+/// What one evaluation transaction did.
+#[derive(Debug, Default)]
+pub struct Evaluated {
+    /// Status changes of resources already known.
+    pub changes: Vec<StatusChange>,
+    /// Alert records written (fired, resolved, notified, ...).
+    pub alerts: Vec<AlertRecord>,
+    /// Outbox items created.
+    pub enqueued: usize,
+    /// Resources evaluated.
+    pub resources: usize,
+}
+
+impl Evaluated {
+    pub(super) fn absorb(&mut self, other: Evaluated) {
+        self.changes.extend(other.changes);
+        self.alerts.extend(other.alerts);
+        self.enqueued += other.enqueued;
+        self.resources += other.resources;
+    }
+}
+
+/// The trees one evaluation transaction writes.
+pub(super) struct Tx<'t> {
+    pub resources: &'t TransactionalTree,
+    pub alerts: &'t TransactionalTree,
+    pub deadlines: &'t TransactionalTree,
+    pub outbox: &'t TransactionalTree,
+    pub groups: &'t TransactionalTree,
+}
+
+fn abort(e: StateError) -> ConflictableTransactionError<StateError> {
+    ConflictableTransactionError::Abort(e)
+}
+
+/// One resource to (re-)evaluate in a transaction.
+pub(super) struct Target<'a> {
+    pub key: &'a [u8],
+    pub tenant: &'a str,
+    pub id: &'a str,
+    /// The resource as polled now; None: deleted upstream, or (with `reread`) the
+    /// stored record is evaluated as it is.
+    pub new: Option<&'a StoredResource>,
+    /// Evaluate the stored record as it stands (a deadline or a rule change).
+    pub reread: bool,
+}
+
+/// Everything a transaction's resources led to, before the outbox routing.
+#[derive(Default)]
+pub(super) struct Pending {
+    pub done: Evaluated,
+    pub notifications: Vec<Notification>,
+}
+
+impl Tx<'_> {
+    /// Evaluate one resource against every rule and stage all writes.
+    pub fn resource(
+        &self,
+        ctx: &EvalContext<'_>,
+        t: &Target<'_>,
+        out: &mut Pending,
+    ) -> TxResult<()> {
+        let old_raw = self.resources.get(t.key)?;
+        let decode = |v: &IVec| -> Result<(StoredResource, Watch), StateError> {
+            Ok((
+                records::decode_resource(t.tenant, t.id, v)?,
+                records::decode_watch(t.tenant, t.id, v)?,
+            ))
+        };
+        let (old, watch) = match &old_raw {
+            Some(v) => {
+                let (r, w) = decode(v).map_err(abort)?;
+                (Some(r), w)
+            }
+            None => (None, Watch::default()),
+        };
+        let new = match (t.new, t.reread) {
+            (Some(n), _) => Some(n),
+            (None, true) => old.as_ref(),
+            (None, false) => None,
+        };
+        if old.is_none() && new.is_none() {
+            return Ok(());
+        }
+        let alerts = self.alerts;
+        let mut read = |key: &str| -> TxResult<Option<AlertRecord>> {
+            match alerts.get(key.as_bytes())? {
+                Some(v) => decode_json("alerts", key, &v).map(Some).map_err(abort),
+                None => Ok(None),
+            }
+        };
+        let plan = plan(ctx, old.as_ref(), &watch, new, &mut read)?;
+        match new {
+            Some(r) => {
+                if t.new.is_some() || plan.watch != watch {
+                    self.resources
+                        .insert(t.key, records::encode_resource_watched(r, &plan.watch))?;
+                }
+            }
+            None => {
+                self.resources.remove(t.key)?;
+            }
+        }
+        if let (Some(o), Some(n)) = (&old, t.new)
+            && o.status != n.status
+        {
+            out.done.changes.push(StatusChange {
+                tenant: t.tenant.to_string(),
+                id: t.id.to_string(),
+                name: n.name.clone(),
+                from: Some(o.status.clone()),
+                to: Some(n.status.clone()),
+            });
+        }
+        if let (Some(o), None) = (&old, new) {
+            out.done.changes.push(StatusChange {
+                tenant: t.tenant.to_string(),
+                id: t.id.to_string(),
+                name: o.name.clone(),
+                from: Some(o.status.clone()),
+                to: None,
+            });
+        }
+        let wake = if new.is_some() { plan.watch.wake } else { None };
+        self.move_deadline(t.key, watch.wake, wake)?;
+        for rec in plan.records {
+            self.alerts.insert(rec.key.as_bytes(), encode_json(&rec))?;
+            out.done.alerts.push(rec);
+        }
+        out.notifications.extend(plan.notifications);
+        out.done.resources += 1;
+        Ok(())
+    }
+
+    fn move_deadline(&self, key: &[u8], from: Option<i64>, to: Option<i64>) -> TxResult<()> {
+        if from == to {
+            return Ok(());
+        }
+        if let Some(from) = from {
+            self.deadlines.remove(deadline_key(from, key))?;
+        }
+        if let Some(to) = to {
+            self.deadlines.insert(deadline_key(to, key), &[][..])?;
+        }
+        Ok(())
+    }
+
+    /// Route what the resources led to into the outbox.
+    pub fn finish(
+        &self,
+        eval: &Evaluator,
+        mut pending: Pending,
+        now: DateTime<Utc>,
+    ) -> TxResult<Evaluated> {
+        let notes = std::mem::take(&mut pending.notifications);
+        pending.done.enqueued = enqueue(self.outbox, self.groups, eval, notes, now)?;
+        Ok(pending.done)
+    }
+}
+
+pub(super) fn deadline_key(wake: i64, resource_key: &[u8]) -> Vec<u8> {
+    [&time_key(wake)[..], resource_key].concat()
+}
+
+/// Most resources re-evaluated per transaction by a tick or a re-index.
+const BATCH: usize = 256;
+
+impl Store {
+    /// Evaluate every resource whose deadline is due at `now` (the deadline index is
+    /// read from its start up to `now`, nothing else).
+    pub fn run_deadlines(
+        &self,
+        eval: &Evaluator,
+        now: DateTime<Utc>,
+    ) -> Result<Evaluated, StateError> {
+        let upper = time_key(nanos(now).saturating_add(1));
+        let mut total = Evaluated::default();
+        loop {
+            let due: Vec<IVec> = self
+                .deadlines
+                .range(..&upper[..])
+                .keys()
+                .take(BATCH)
+                .collect::<Result<_, _>>()
+                .map_err(|e| self.io(e))?;
+            if due.is_empty() {
+                return Ok(total);
+            }
+            let resource_keys: Vec<Vec<u8>> = due.iter().map(|k| k[8..].to_vec()).collect();
+            // The due entries go whatever happens; each resource gets its new one.
+            let done = self.reevaluate(eval, &resource_keys, &due, now)?;
+            total.absorb(done);
+        }
+    }
+
+    /// Re-evaluate every stored resource (the rules or silences changed since the state
+    /// last recorded them), then record the new fingerprint.
+    pub fn sync_evaluation(
+        &self,
+        eval: &Evaluator,
+        now: DateTime<Utc>,
+    ) -> Result<Option<Evaluated>, StateError> {
+        const KEY: &[u8] = b"evaluation_fingerprint";
+        let recorded = self.meta.get(KEY).map_err(|e| self.io(e))?;
+        if recorded.as_deref() == Some(&eval.fingerprint.to_be_bytes()[..]) {
+            return Ok(None);
+        }
+        let mut total = Evaluated::default();
+        let mut from: Option<Vec<u8>> = None;
+        loop {
+            let range = match &from {
+                Some(k) => self.resources.range::<&[u8], _>((
+                    std::ops::Bound::Excluded(k.as_slice()),
+                    std::ops::Bound::Unbounded,
+                )),
+                None => self.resources.iter(),
+            };
+            let keys: Vec<Vec<u8>> = range
+                .keys()
+                .take(BATCH)
+                .map(|k| k.map(|k| k.to_vec()))
+                .collect::<Result<_, _>>()
+                .map_err(|e| self.io(e))?;
+            let Some(last) = keys.last().cloned() else {
+                break;
+            };
+            total.absorb(self.reevaluate(eval, &keys, &[], now)?);
+            from = Some(last);
+        }
+        self.meta
+            .insert(KEY, &eval.fingerprint.to_be_bytes())
+            .map_err(|e| self.io(e))?;
+        Ok(Some(total))
+    }
+
+    /// Evaluate stored resources as they stand, in one transaction; `drop` lists
+    /// deadline entries to remove (the due ones).
+    fn reevaluate(
+        &self,
+        eval: &Evaluator,
+        keys: &[Vec<u8>],
+        drop: &[IVec],
+        now: DateTime<Utc>,
+    ) -> Result<Evaluated, StateError> {
+        let named: Vec<(String, String)> = keys
+            .iter()
+            .map(|k| {
+                let (tkey, id) = records::split_key(k);
+                Ok((self.tenant_of(tkey)?, id))
+            })
+            .collect::<Result<_, StateError>>()?;
+        let ctx = eval.at(now);
+        let result = (
+            &self.resources,
+            &self.alerts,
+            &self.deadlines,
+            &self.outbox,
+            &self.outbox_groups,
+        )
+            .transaction(|(resources, alerts, deadlines, outbox, groups)| {
+                let tx = Tx {
+                    resources,
+                    alerts,
+                    deadlines,
+                    outbox,
+                    groups,
+                };
+                for d in drop {
+                    deadlines.remove(d)?;
+                }
+                let mut pending = Pending::default();
+                for (key, (tenant, id)) in keys.iter().zip(&named) {
+                    let target = Target {
+                        key,
+                        tenant,
+                        id,
+                        new: None,
+                        reread: true,
+                    };
+                    tx.resource(&ctx, &target, &mut pending)?;
+                }
+                tx.finish(eval, pending, now)
+            });
+        result.map_err(|e| self.tx_error(e))
+    }
+
+    pub(super) fn tx_error(&self, e: TransactionError<StateError>) -> StateError {
+        match e {
+            TransactionError::Abort(e) => e,
+            TransactionError::Storage(e) => self.io(e),
+        }
+    }
+
+    /// Close every open group now (`once`: no later firing can join it in this run,
+    /// and holding it would delay it to the next run).
+    pub fn close_groups(&self, now: DateTime<Utc>) -> Result<usize, StateError> {
+        let entries: Vec<(Vec<u8>, Vec<u8>)> = self
+            .outbox_groups
+            .iter()
+            .map(|kv| kv.map(|(k, v)| (k.to_vec(), v.to_vec())))
+            .collect::<Result<_, _>>()
+            .map_err(|e| self.io(e))?;
+        if entries.is_empty() {
+            return Ok(0);
+        }
+        let result = (&self.outbox, &self.outbox_groups).transaction(|(outbox, groups)| {
+            super::outbox::close_groups(outbox, groups, &entries, now)
+        });
+        result.map_err(|e| self.tx_error(e))
+    }
+
+    /// Every alert record, in key order.
+    pub fn alerts(&self) -> impl Iterator<Item = Result<AlertRecord, StateError>> + '_ {
+        self.alerts.iter().map(move |kv| {
+            let (k, v) = kv.map_err(|e| self.io(e))?;
+            decode_json("alerts", &String::from_utf8_lossy(&k), &v)
+        })
+    }
+
+    /// Every queued outbox item, in due order.
+    pub fn outbox(
+        &self,
+    ) -> impl Iterator<Item = Result<crate::alerts::OutboxItem, StateError>> + '_ {
+        self.outbox.iter().map(move |kv| {
+            let (k, v) = kv.map_err(|e| self.io(e))?;
+            decode_json("outbox", &format!("{:x?}", &k[..]), &v)
+        })
+    }
+
+    /// How many resources have a deadline.
+    pub fn deadline_count(&self) -> usize {
+        self.deadlines.len()
+    }
+
+    /// The earliest deadline, if any (for `run` to sleep until).
+    pub fn next_deadline(&self) -> Result<Option<DateTime<Utc>>, StateError> {
+        let first = self.deadlines.first().map_err(|e| self.io(e))?;
+        Ok(first.map(|(k, _)| DateTime::from_timestamp_nanos(records::time_of_key(&k))))
+    }
+}
