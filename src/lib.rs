@@ -17,10 +17,10 @@ pub mod config;
 pub mod logging;
 /// Per-tenant incremental polls and full resyncs into the state store.
 pub mod poll;
-/// The built-in simulated Acronis datacenter.
-pub mod simulator;
 /// Rule files and their pure evaluation.
 pub mod rules;
+/// The built-in simulated Acronis datacenter.
+pub mod simulator;
 /// The sled state directory.
 pub mod state;
 /// The worker assembled: store, client, poller.

@@ -73,7 +73,9 @@ fn resource_match(item: &Item<'_>) -> Result<ResourceMatch, ConfigError> {
 
 /// `match.name`: globs, each checked to compile.
 fn globs(table: &Table<'_>) -> Result<Vec<String>, ConfigError> {
-    let Some(list) = table.opt_strings("name", "an array of resource name globs, like [\"sql-*\"]")? else {
+    let Some(list) =
+        table.opt_strings("name", "an array of resource name globs, like [\"sql-*\"]")?
+    else {
         return Ok(Vec::new());
     };
     list.into_iter()

@@ -70,14 +70,10 @@ pub fn subject<'a>(rule: &Rule, r: &'a StoredResource) -> Option<Subject<'a>> {
             resource: r,
             policy: None,
         }),
-        Some(kind) => r
-            .policies
-            .iter()
-            .find(|p| p.kind == kind)
-            .map(|p| Subject {
-                resource: r,
-                policy: Some(p),
-            }),
+        Some(kind) => r.policies.iter().find(|p| p.kind == kind).map(|p| Subject {
+            resource: r,
+            policy: Some(p),
+        }),
     }
 }
 
@@ -106,11 +102,13 @@ fn threshold(rule: &Rule, s: &Subject<'_>) -> Option<DateTime<Utc>> {
             let since = match policy.last_success_run {
                 Some(t) => t.0,
                 // Never succeeded: measure from its first sign of life.
-                None => [policy.last_run, s.resource.created_at]
-                    .into_iter()
-                    .flatten()
-                    .min()?
-                    .0,
+                None => {
+                    [policy.last_run, s.resource.created_at]
+                        .into_iter()
+                        .flatten()
+                        .min()?
+                        .0
+                }
             };
             Some(since + chrono::Duration::from_std(*older_than).ok()?)
         }

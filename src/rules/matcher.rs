@@ -26,7 +26,11 @@ pub struct Matcher {
 
 impl Matcher {
     /// Compile; the error names the bad glob.
-    pub fn new(types: Vec<String>, tenants: Vec<String>, names: &[String]) -> Result<Matcher, String> {
+    pub fn new(
+        types: Vec<String>,
+        tenants: Vec<String>,
+        names: &[String],
+    ) -> Result<Matcher, String> {
         let names = names
             .iter()
             .map(|n| Pattern::new(n).map_err(|e| format!("invalid glob {n:?}: {e}")))
@@ -53,11 +57,12 @@ impl Matcher {
     }
 
     pub fn matches(&self, r: &StoredResource) -> bool {
-        (self.types.is_empty() || self.types.iter().any(|t| *t == r.kind))
+        (self.types.is_empty() || self.types.contains(&r.kind))
             && (self.tenants.is_empty()
-                || self.tenants.iter().any(|t| {
-                    *t == r.tenant_id || r.api_tenant_id.as_deref() == Some(t.as_str())
-                }))
+                || self
+                    .tenants
+                    .iter()
+                    .any(|t| *t == r.tenant_id || r.api_tenant_id.as_deref() == Some(t.as_str())))
             && (self.names.is_empty()
                 || self
                     .names

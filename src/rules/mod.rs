@@ -10,7 +10,6 @@ mod eval;
 mod file;
 mod matcher;
 
-
 use std::path::PathBuf;
 use std::time::Duration;
 
@@ -65,10 +64,16 @@ pub enum Condition {
     /// `when.policy` + `when.last_success_older_than`: the policy's last success (or, if
     /// it never succeeded, the earliest of its last run and the resource's creation) is
     /// at least this old.
-    Stale { policy: String, older_than: Duration },
+    Stale {
+        policy: String,
+        older_than: Duration,
+    },
     /// `when.policy` + `when.overdue_by`: `next_run + overdue_by` has passed and the
     /// policy has not run since `next_run`.
-    Overdue { policy: String, overdue_by: Duration },
+    Overdue {
+        policy: String,
+        overdue_by: Duration,
+    },
 }
 
 impl Condition {
