@@ -1,10 +1,12 @@
-//! What can be wrong with a worker.toml, said the way a person needs to hear it.
+//! What can be wrong with a worker.toml or a rule file, said the way a person needs to
+//! hear it.
 //!
-//! Every variant except [`ConfigError::Read`] carries a [`Location`] (file, line,
-//! column) and the dotted key (`acronis.poll_every`, `channel[2].rate`,
-//! `tenant."3b6f".digest_to`), and its message says what is expected. Messages never
-//! contain a secret: values of secret-bearing keys are described, not echoed, and a
-//! value that came from `${...}` is shown as written, never expanded.
+//! Every variant except [`ConfigError::Read`] and [`ConfigError::ReadRules`] carries a
+//! [`Location`] (file, line, column) and the dotted key (`acronis.poll_every`,
+//! `channel[2].rate`, `tenant."3b6f".digest_to`, `rule[1].when.status[0]`), and its
+//! message says what is expected. Messages never contain a secret: values of
+//! secret-bearing keys are described, not echoed, and a value that came from `${...}` is
+//! shown as written, never expanded.
 
 use std::fmt;
 use std::path::PathBuf;
@@ -53,11 +55,12 @@ pub fn line_col(text: &str, offset: usize) -> (usize, usize) {
     (line, column)
 }
 
-/// Why a worker.toml was rejected. Only the first problem found is reported.
+/// Why a worker.toml (or a rule file) was rejected. Only the first problem found is
+/// reported.
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum ConfigError {
-    /// The file could not be read at all.
+    /// The config file could not be read at all.
     #[error("{}: cannot read the config file: {source}", .path.display())]
     Read {
         path: PathBuf,
@@ -280,6 +283,31 @@ pub enum ConfigError {
         key: String,
         problem: String,
     },
+
+    /// The rules folder, or a rule file in it, could not be read.
+    #[error("{}: cannot read {what}: {source}", .path.display())]
+    ReadRules {
+        path: PathBuf,
+        /// What it is, e.g. `the rule file`, or the folder and the setting that names it.
+        what: String,
+        #[source]
+        source: std::io::Error,
+    },
+
+    /// Two rules share a name (in one file or across files); `first` is the other place.
+    #[error(
+        "{at}: {key}: rule name {name:?} is already used by {first_key} at {first}; \
+         rule names must be unique across all rule files (they are part of every alert key)"
+    )]
+    DuplicateRule {
+        at: Location,
+        key: String,
+        name: String,
+        /// The `name` of the rule that came first, e.g. `rule[0].name`.
+        first_key: String,
+        /// Boxed: keeps every `Result<_, ConfigError>` small.
+        first: Box<Location>,
+    },
 }
 
 impl ConfigError {
@@ -287,7 +315,7 @@ impl ConfigError {
     pub fn location(&self) -> Option<&Location> {
         use ConfigError::*;
         match self {
-            Read { .. } => None,
+            Read { .. } | ReadRules { .. } => None,
             Syntax { at, .. }
             | UnknownKey { at, .. }
             | WrongType { at, .. }
@@ -310,7 +338,8 @@ impl ConfigError {
             | OutOfRange { at, .. }
             | InvalidListen { at, .. }
             | InvalidSilence { at, .. }
-            | InvalidValue { at, .. } => Some(at),
+            | InvalidValue { at, .. }
+            | DuplicateRule { at, .. } => Some(at),
         }
     }
 
@@ -318,7 +347,7 @@ impl ConfigError {
     pub fn key(&self) -> Option<&str> {
         use ConfigError::*;
         match self {
-            Read { .. } | Syntax { .. } => None,
+            Read { .. } | ReadRules { .. } | Syntax { .. } => None,
             UnknownKey { key, .. }
             | WrongType { key, .. }
             | MissingKey { key, .. }
@@ -340,7 +369,8 @@ impl ConfigError {
             | OutOfRange { key, .. }
             | InvalidListen { key, .. }
             | InvalidSilence { key, .. }
-            | InvalidValue { key, .. } => Some(key),
+            | InvalidValue { key, .. }
+            | DuplicateRule { key, .. } => Some(key),
         }
     }
 }

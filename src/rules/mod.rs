@@ -9,6 +9,7 @@
 mod eval;
 mod file;
 mod matcher;
+mod when;
 
 use std::path::PathBuf;
 use std::time::Duration;
@@ -18,7 +19,7 @@ use serde::{Deserialize, Serialize};
 pub use eval::{
     Prior, Subject, Transition, condition_holds, evaluate, next_flip, repeat_due_at, subject,
 };
-pub use file::{RuleError, load, parse};
+pub use file::{RuleError, load, parse, parse_files};
 pub use matcher::Matcher;
 
 use crate::acronis::model::AggregateStatus;

@@ -1,0 +1,207 @@
+//! What one `[[rule]]` watches: its condition (`when.*` -> [`Condition`]) and its
+//! resource filters (`match.*` -> [`Matcher`]).
+//!
+//! A rule has exactly one kind of condition: `when.status` alone, or `when.policy` with
+//! one time condition. Every other combination is an error that says which rule to
+//! write instead.
+
+use super::file::{list, positive_duration};
+use super::{Condition, Matcher};
+use crate::acronis::model::AggregateStatus;
+use crate::config::ConfigError;
+use crate::config::reader::{Item, Str, Table};
+use crate::config::value::{self, DURATION_STRING};
+
+const WHEN_KEYS: [&str; 4] = ["status", "policy", "last_success_older_than", "overdue_by"];
+const MATCH_KEYS: [&str; 3] = ["type", "tenant", "name"];
+
+/// The conditions a rule can have, for messages.
+const CONDITIONS: &str = "when.status = [\"critical\"], or when.policy = \"policy.backup.machine\" \
+     with when.last_success_older_than = \"26h\" or when.overdue_by = \"2h\"";
+
+/// `when.*` of one rule.
+pub(super) fn condition(rule: &Table<'_>) -> Result<Condition, ConfigError> {
+    let Some(item) = rule.get("when") else {
+        return Err(rule.missing(
+            "when",
+            &format!("a condition ({CONDITIONS}); a rule with no condition never fires"),
+        ));
+    };
+    let when = item.table(&format!("a table of conditions, like {CONDITIONS}"))?;
+    when.allow(&WHEN_KEYS)?;
+    let status = when.get("status");
+    let policy = when.get("policy");
+    let older = when.get("last_success_older_than");
+    let overdue = when.get("overdue_by");
+    let time = older.as_ref().or(overdue.as_ref());
+
+    match (&status, &policy, time) {
+        (Some(s), Some(p), _) => Err(invalid(
+            later(s, p),
+            "when.status and when.policy cannot be combined: a rule watches either the \
+             resource's aggregate status or one policy of it; write two rules"
+                .to_string(),
+        )),
+        (Some(_), None, Some(t)) => Err(invalid(
+            t,
+            "a time condition is about a policy's runs, not the aggregate status: \
+             write a separate rule with when.policy = \"policy.backup.machine\" (the policy type)"
+                .to_string(),
+        )),
+        (Some(s), None, None) => Ok(Condition::Status(statuses(s)?)),
+        (None, Some(p), _) => policy_condition(p, older.as_ref(), overdue.as_ref()),
+        (None, None, Some(t)) => Err(invalid(
+            t,
+            "a time condition needs when.policy: the policy type whose runs it measures, \
+             like when.policy = \"policy.backup.machine\""
+                .to_string(),
+        )),
+        (None, None, None) => Err(ConfigError::InvalidValue {
+            at: item.at(),
+            key: item.key.clone(),
+            problem: format!(
+                "it is empty, and a rule with no condition never fires: expected {CONDITIONS}"
+            ),
+        }),
+    }
+}
+
+/// `when.status`: one or more aggregate status names the API documents.
+fn statuses(item: &Item<'_>) -> Result<Vec<AggregateStatus>, ConfigError> {
+    let names = list(
+        item,
+        "an array of aggregate status names, like [\"critical\", \"error\"]",
+    )?;
+    if names.is_empty() {
+        return Err(ConfigError::InvalidValue {
+            at: item.at(),
+            key: item.key.clone(),
+            problem: format!(
+                "the list is empty: expected at least one of {}",
+                AggregateStatus::KNOWN.join(", ")
+            ),
+        });
+    }
+    names
+        .into_iter()
+        .map(|s| {
+            if AggregateStatus::KNOWN.contains(&s.value.as_str()) {
+                Ok(AggregateStatus::parse(&s.value))
+            } else {
+                Err(ConfigError::InvalidValue {
+                    problem: format!(
+                        "unknown status {}: expected one of {} (names from the Acronis API)",
+                        s.shown(),
+                        AggregateStatus::KNOWN.join(", ")
+                    ),
+                    at: s.at,
+                    key: s.key,
+                })
+            }
+        })
+        .collect()
+}
+
+/// `when.policy` with exactly one of `last_success_older_than` and `overdue_by`.
+fn policy_condition(
+    policy: &Item<'_>,
+    older: Option<&Item<'_>>,
+    overdue: Option<&Item<'_>>,
+) -> Result<Condition, ConfigError> {
+    let kind = "a policy type, like \"policy.backup.machine\"";
+    let policy_type = policy.string_of(kind)?.non_empty(kind)?.value;
+    match (older, overdue) {
+        (Some(a), Some(b)) => Err(invalid(
+            later(a, b),
+            "when.last_success_older_than and when.overdue_by cannot be combined: \
+             a policy rule has one time condition; write two rules"
+                .to_string(),
+        )),
+        (None, None) => Err(invalid(
+            policy,
+            "when.policy needs a time condition: when.last_success_older_than = \"26h\" \
+             (no successful run for that long) or when.overdue_by = \"2h\" (a scheduled run \
+             that late)"
+                .to_string(),
+        )),
+        (Some(a), None) => Ok(Condition::Stale {
+            policy: policy_type,
+            older_than: positive_duration(
+                a,
+                "0s would fire for every policy at once; write how old the last success may be, \
+                 like \"26h\"",
+            )?,
+        }),
+        (None, Some(b)) => Ok(Condition::Overdue {
+            policy: policy_type,
+            overdue_by: value::duration(&b.string_of(DURATION_STRING)?)?,
+        }),
+    }
+}
+
+/// `match.*` of one rule: no `match` matches every resource.
+pub(super) fn matcher(rule: &Table<'_>) -> Result<Matcher, ConfigError> {
+    let Some(item) = rule.get("match") else {
+        return Ok(Matcher::default());
+    };
+    let table = item.table(
+        "a table of filters, like match.type = [\"resource.machine\"], match.tenant = [\"id\"], \
+         match.name = [\"sql-*\"]",
+    )?;
+    table.allow(&MATCH_KEYS)?;
+    let filter = |name: &str, expected: &str| -> Result<Vec<Str>, ConfigError> {
+        let Some(item) = table.get(name) else {
+            return Ok(Vec::new());
+        };
+        list(&item, expected)?
+            .into_iter()
+            .map(|s| s.non_empty(expected))
+            .collect()
+    };
+    let types = filter(
+        "type",
+        "an array of resource types, like [\"resource.machine\"]",
+    )?;
+    let tenants = filter("tenant", "an array of tenant ids, like [\"3b6f...\"]")?;
+    let names = filter("name", "an array of resource name globs, like [\"sql-*\"]")?;
+    for name in &names {
+        if let Err(e) = glob::Pattern::new(&name.value) {
+            return Err(ConfigError::InvalidValue {
+                at: name.at.clone(),
+                key: name.key.clone(),
+                problem: format!(
+                    "{} is not a valid glob ({}): expected a pattern with *, ? or [a-z], like \"sql-*\"",
+                    name.shown(),
+                    e.msg
+                ),
+            });
+        }
+    }
+    let values = |list: Vec<Str>| list.into_iter().map(|s| s.value).collect::<Vec<_>>();
+    let name_globs = values(names);
+    Matcher::new(values(types), values(tenants), &name_globs).map_err(|problem| {
+        ConfigError::InvalidValue {
+            at: item.at(),
+            key: table.child_key("name"),
+            problem,
+        }
+    })
+}
+
+/// The one of two keys written later in the file: where a "cannot be combined" points.
+fn later<'i, 'a>(a: &'i Item<'a>, b: &'i Item<'a>) -> &'i Item<'a> {
+    if b.key_span.start > a.key_span.start {
+        b
+    } else {
+        a
+    }
+}
+
+/// An error about a key itself (pointing at the key, not its value).
+fn invalid(item: &Item<'_>, problem: String) -> ConfigError {
+    ConfigError::InvalidValue {
+        at: item.key_at(),
+        key: item.key.clone(),
+        problem,
+    }
+}
