@@ -84,6 +84,15 @@ fn load(path: &std::path::Path) -> Result<Config, Exit> {
 /// The config and the rule files it points at.
 fn load_all(path: &std::path::Path) -> Result<(Config, RuleSet), Exit> {
     let cfg = load(path)?;
+    // The default folder may be absent (a config that only polls); a folder named
+    // in worker.toml must exist.
+    if !cfg.rules_dir.exists() && cfg.rules_dir == config::resolve(&cfg.dir, "rules".as_ref()) {
+        tracing::warn!(
+            "no rules folder at {}: no rules are loaded and nothing will alert",
+            cfg.rules_dir.display()
+        );
+        return Ok((cfg, RuleSet::default()));
+    }
     let rules = rules::load(&cfg.rules_dir, &cfg).map_err(|e| {
         eprintln!("error: {e}");
         Exit::Usage
