@@ -11,6 +11,9 @@ mod file;
 mod matcher;
 mod when;
 
+#[cfg(test)]
+pub(crate) mod tests;
+
 use std::path::PathBuf;
 use std::time::Duration;
 
