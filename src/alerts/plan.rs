@@ -35,9 +35,11 @@ pub struct LiveAlert {
 /// The evaluation bookkeeping stored with each resource.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Watch {
-    /// When time alone may change an alert on it (ns since the epoch): the deadline
-    /// index holds exactly this entry for the resource.
+    /// When time alone may next change an alert on it (ns since the epoch).
     pub wake: Option<i64>,
+    /// The time of its one entry in the deadline index (the state module's business):
+    /// never later than `wake`, so no deadline is missed.
+    pub indexed: Option<i64>,
     pub live: Vec<LiveAlert>,
 }
 

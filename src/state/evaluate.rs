@@ -3,8 +3,13 @@
 //! are written together or not at all.
 //!
 //! - `alerts`: alert key -> [`AlertRecord`] (JSON).
-//! - `deadlines`: `wake (time key) | resource key` -> empty. A resource has exactly one
-//!   entry, at its watch's `wake`, or none: a tick reads only the entries that are due.
+//! - `deadlines`: `time (time key) | resource key` -> empty. A resource with a next
+//!   wake has exactly one entry, at or before that wake (its watch's `indexed`); a
+//!   tick reads only the entries that are due. An entry earlier than the wake (the
+//!   wake moved later since it was written: a backup succeeded) is not moved at
+//!   commit time; when it comes due the resource is evaluated (nothing is due yet)
+//!   and the entry moves to the wake. No deadline is ever late, and a page whose
+//!   deadlines all moved later writes nothing to the index.
 //!
 //! Transaction closures may run more than once: they only read and write the trees
 //! and return what they did; logging happens after the commit.
@@ -66,6 +71,8 @@ pub(super) struct Target<'a> {
     pub new: Option<&'a StoredResource>,
     /// Evaluate the stored record as it stands (a deadline or a rule change).
     pub reread: bool,
+    /// The caller removed the resource's index entry (it was due).
+    pub entry_dropped: bool,
 }
 
 /// Everything a transaction's resources led to, before the outbox routing.
@@ -84,15 +91,9 @@ impl Tx<'_> {
         out: &mut Pending,
     ) -> TxResult<()> {
         let old_raw = self.resources.get(t.key)?;
-        let decode = |v: &IVec| -> Result<(StoredResource, Watch), StateError> {
-            Ok((
-                records::decode_resource(t.tenant, t.id, v)?,
-                records::decode_watch(t.tenant, t.id, v)?,
-            ))
-        };
         let (old, watch) = match &old_raw {
             Some(v) => {
-                let (r, w) = decode(v).map_err(abort)?;
+                let (r, w) = records::decode_resource_watched(t.tenant, t.id, v).map_err(abort)?;
                 (Some(r), w)
             }
             None => (None, Watch::default()),
@@ -112,7 +113,19 @@ impl Tx<'_> {
                 None => Ok(None),
             }
         };
-        let plan = plan(ctx, old.as_ref(), &watch, new, &mut read)?;
+        let mut plan = plan(ctx, old.as_ref(), &watch, new, &mut read)?;
+        // The resource's one index entry: an entry at or before its next wake stays
+        // (early, never late: when it comes due the resource is looked at and the entry
+        // moves on), so a page whose deadlines all moved later costs no index writes.
+        let entry = if t.entry_dropped { None } else { watch.indexed };
+        let wake = if new.is_some() { plan.watch.wake } else { None };
+        plan.watch.indexed = match (entry, wake) {
+            (Some(e), Some(w)) if e <= w => Some(e),
+            (e, w) => {
+                self.move_deadline(t.key, e, w)?;
+                w
+            }
+        };
         match new {
             Some(r) => {
                 if t.new.is_some() || plan.watch != watch {
@@ -144,8 +157,6 @@ impl Tx<'_> {
                 to: None,
             });
         }
-        let wake = if new.is_some() { plan.watch.wake } else { None };
-        self.move_deadline(t.key, watch.wake, wake)?;
         for rec in plan.records {
             self.alerts.insert(rec.key.as_bytes(), encode_json(&rec))?;
             out.done.alerts.push(rec);
@@ -299,6 +310,7 @@ impl Store {
                         id,
                         new: None,
                         reread: true,
+                        entry_dropped: !drop.is_empty(),
                     };
                     tx.resource(&ctx, &target, &mut pending)?;
                 }

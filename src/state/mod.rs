@@ -415,6 +415,7 @@ impl Store {
                             id: &r.id,
                             new: Some(r),
                             reread: false,
+                            entry_dropped: false,
                         };
                         tx.resource(&ctx, &target, &mut pending)?;
                     }
@@ -425,6 +426,7 @@ impl Store {
                             id,
                             new: None,
                             reread: false,
+                            entry_dropped: false,
                         };
                         tx.resource(&ctx, &target, &mut pending)?;
                     }

@@ -322,26 +322,11 @@ pub(super) fn encode_resource_watched(r: &StoredResource, watch: &Watch) -> Vec<
     v
 }
 
-/// The watch stored after a resource record.
-pub(super) fn decode_watch(tenant: &str, id: &str, v: &[u8]) -> Result<Watch, StateError> {
-    let body = v.get(8..).unwrap_or_default();
-    let err = |e: postcard::Error| StateError::Decode {
-        tree: "resources",
-        key: format!("{tenant}/{id}"),
-        message: e.to_string(),
-    };
-    let (_, rest) = postcard::take_from_bytes::<ResourceV1>(body).map_err(err)?;
-    if rest.is_empty() {
-        return Ok(Watch::default());
-    }
-    let w: WatchV1 = postcard::from_bytes(rest).map_err(err)?;
-    Ok(w.into())
-}
-
 /// The stored layout of a [`Watch`]. Field order is the format: append only.
 #[derive(Serialize, Deserialize)]
 struct WatchV1 {
     wake: Option<i64>,
+    indexed: Option<i64>,
     live: Vec<(String, Option<String>)>,
 }
 
@@ -349,6 +334,7 @@ impl From<&Watch> for WatchV1 {
     fn from(w: &Watch) -> WatchV1 {
         WatchV1 {
             wake: w.wake,
+            indexed: w.indexed,
             live: w
                 .live
                 .iter()
@@ -362,6 +348,7 @@ impl From<WatchV1> for Watch {
     fn from(w: WatchV1) -> Watch {
         Watch {
             wake: w.wake,
+            indexed: w.indexed,
             live: w
                 .live
                 .into_iter()
@@ -397,16 +384,31 @@ pub(super) fn decode_resource(
     id: &str,
     v: &[u8],
 ) -> Result<StoredResource, StateError> {
-    let body = v.get(8..).unwrap_or_default();
-    let r: ResourceV1 = postcard::from_bytes(body).map_err(|e| StateError::Decode {
+    decode_resource_watched(tenant, id, v).map(|(r, _)| r)
+}
+
+/// Decode a resource value and the watch stored after it, in one pass.
+pub(super) fn decode_resource_watched(
+    tenant: &str,
+    id: &str,
+    v: &[u8],
+) -> Result<(StoredResource, Watch), StateError> {
+    let err = |e: postcard::Error| StateError::Decode {
         tree: "resources",
         key: format!("{tenant}/{id}"),
         message: e.to_string(),
-    })?;
+    };
+    let body = v.get(8..).unwrap_or_default();
+    let (r, rest): (ResourceV1, _) = postcard::take_from_bytes(body).map_err(err)?;
+    let watch = if rest.is_empty() {
+        Watch::default()
+    } else {
+        postcard::from_bytes::<WatchV1>(rest).map_err(err)?.into()
+    };
     let own = |c: Option<Cow<'_, str>>| c.map(Cow::into_owned);
     let external_id =
         own(r.external_id).or_else(|| usual_external_id(id, r.api_tenant_id.as_deref()));
-    Ok(StoredResource {
+    let resource = StoredResource {
         tenant_id: tenant.to_string(),
         id: id.to_string(),
         name: r.name.into_owned(),
@@ -429,7 +431,8 @@ pub(super) fn decode_resource(
             })
             .collect(),
         epoch: epoch_of(v),
-    })
+    };
+    Ok((resource, watch))
 }
 
 pub(super) fn encode_json<T: Serialize>(t: &T) -> Vec<u8> {
