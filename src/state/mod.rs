@@ -485,3 +485,6 @@ fn open_error(path: &Path, e: sled::Error) -> StateError {
 
 #[cfg(test)]
 mod tests;
+
+#[cfg(test)]
+mod evaluate_tests;
