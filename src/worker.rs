@@ -124,7 +124,7 @@ impl Worker {
             .blocking(move |store, eval| store.sync_evaluation(&eval, now))
             .await
         {
-            Ok(Some(done)) => {
+            Ok(Some(done)) if done.resources > 0 => {
                 tracing::info!(
                     resources = done.resources,
                     alerts = done.alerts.len(),
@@ -133,7 +133,7 @@ impl Worker {
                 alerts::log_transitions(&done.alerts, now);
                 report.reindexed = Some(done);
             }
-            Ok(None) => {}
+            Ok(_) => {}
             Err(e) => {
                 tracing::error!("re-evaluation after a rule change failed: {e}");
                 report.evaluation_error = Some(e);

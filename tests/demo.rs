@@ -28,6 +28,11 @@ async fn the_demo_polls_the_simulator_and_shows_each_cycle() {
         "{stdout}"
     );
     assert!(stdout.contains("idle"), "{stdout}");
+    // The shipped rules fire on the simulated fleet's critical machines at first sight.
+    assert!(
+        stdout.contains("notifications queued") && stdout.contains("machine-critical firing"),
+        "{stdout}"
+    );
     assert!(!stdout.contains("FAILED"), "{stdout}");
     assert_eq!(
         std::fs::read_dir(dir.path()).unwrap().count(),

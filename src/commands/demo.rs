@@ -1,6 +1,7 @@
 //! `demo`: the embedded default. Starts the simulated datacenter on loopback, points
-//! a worker at it (no config file, no credentials, no network) and shows, cycle by
-//! cycle, what it polled and what changed while simulated hours pass.
+//! a worker with the shipped rules at it (no config file, no credentials, no network)
+//! and shows, cycle by cycle, what it polled, which alerts fired or resolved and the
+//! notifications queued, while simulated hours pass.
 
 use std::collections::BTreeMap;
 use std::time::Duration;
@@ -59,13 +60,43 @@ retry_backoff = "1s"
 
 [state]
 path = "{state}"
+
+# The shipped rules' channels. Nothing is sent anywhere: the demo shows what each
+# channel is queued.
+[[channel]]
+name = "noc-slack"
+type = "slack"
+url = "http://127.0.0.1:9/demo/slack"
+
+[[channel]]
+name = "noc-teams"
+type = "teams"
+url = "http://127.0.0.1:9/demo/teams"
+
+[[channel]]
+name = "oncall"
+type = "pagerduty"
+routing_key = "demo"
+url = "http://127.0.0.1:9/demo/pagerduty"
+
+[[channel]]
+name = "ticketing"
+type = "webhook"
+url = "http://127.0.0.1:9/demo/webhook"
+
+[[channel]]
+name = "mail"
+type = "email"
+smtp = "smtp+plain://127.0.0.1:9"
+from = "acronis-watch demo <demo@localhost>"
+to = ["noc@localhost"]
 "#,
         state = dir.join("state").display().to_string().replace('\\', "/")
     );
     let cfg =
         config::parse(&dir.join("worker.toml"), &text, &|_| None).map_err(|e| e.to_string())?;
-    let mut worker =
-        Worker::open(cfg, crate::rules::RuleSet::default()).map_err(|e| e.to_string())?;
+    let rules = crate::rules::shipped(&cfg).map_err(|e| e.to_string())?;
+    let mut worker = Worker::open(cfg, rules).map_err(|e| e.to_string())?;
 
     println!(
         "acronis-watch demo: simulated datacenter on http://{addr}, state in {}",
@@ -83,6 +114,7 @@ path = "{state}"
     });
     let mut exit = Exit::Ok;
     let mut cycle = 0;
+    let mut shown = std::collections::HashSet::new();
     while args.cycles.is_none_or(|n| cycle < n) && !stop.is_cancelled() {
         cycle += 1;
         let now = sim.now();
@@ -90,7 +122,12 @@ path = "{state}"
         if report.failed() {
             exit = Exit::Failed;
         }
+        if let Err(e) = worker.store.close_groups(now) {
+            eprintln!("error: {e}");
+            exit = Exit::Failed;
+        }
         print_cycle(cycle, now, &report, &worker);
+        print_notifications(&worker, &mut shown);
         if args.cycles.is_some_and(|n| cycle >= n) {
             break;
         }
@@ -153,6 +190,43 @@ fn print_cycle(
                     println!("      {:<24} {from} -> {to}", c.name);
                 }
             }
+        }
+    }
+    println!();
+}
+
+/// The outbox items not shown yet: one line per message, the first alerts under it.
+fn print_notifications(worker: &Worker, shown: &mut std::collections::HashSet<u64>) {
+    const LISTED: usize = 3;
+    let mut new = Vec::new();
+    for item in worker.store.outbox().flatten() {
+        if shown.insert(item.id) {
+            new.push(item);
+        }
+    }
+    if new.is_empty() {
+        return;
+    }
+    println!("  notifications queued this cycle:");
+    for item in &new {
+        let reminder = !item.alerts.is_empty() && item.alerts.iter().all(|a| a.repeat);
+        println!(
+            "  → {:<10} {} {} [{}] {} alert(s)",
+            item.channel,
+            item.rule.name,
+            if reminder {
+                "still firing (repeat)"
+            } else {
+                item.status.as_str()
+            },
+            item.rule.severity.as_str(),
+            item.count()
+        );
+        for a in item.alerts.iter().take(LISTED) {
+            println!("      {} · {}", a.tenant.name, a.summary);
+        }
+        if item.count() > LISTED {
+            println!("      ... and {} more", item.count() - LISTED);
         }
     }
     println!();

@@ -97,6 +97,23 @@ fn load_all(path: &std::path::Path) -> Result<(Config, RuleSet), Exit> {
         eprintln!("error: {e}");
         Exit::Usage
     })?;
+    // A silence naming no rule would silently silence nothing.
+    for (i, s) in cfg.silences.iter().enumerate() {
+        if let Some(name) = s.rule.as_deref().filter(|n| rules.get(n).is_none()) {
+            let known: Vec<&str> = rules.iter().map(|r| r.name.as_str()).collect();
+            eprintln!(
+                "error: {}: silence[{i}].rule: no rule is named {name:?}: expected one of {} (the rules in {})",
+                cfg.path.display(),
+                if known.is_empty() {
+                    "(none loaded)".to_string()
+                } else {
+                    known.join(", ")
+                },
+                cfg.rules_dir.display()
+            );
+            return Err(Exit::Usage);
+        }
+    }
     Ok((cfg, rules))
 }
 

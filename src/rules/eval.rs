@@ -118,7 +118,11 @@ fn threshold(rule: &Rule, s: &Subject<'_>) -> Option<DateTime<Utc>> {
                 // It ran at or after the time it was due: not overdue, whatever next_run says.
                 return None;
             }
-            Some(next + chrono::Duration::from_std(*overdue_by).ok()?)
+            // SPEC §4: overdue once `next_run + overdue_by < now`, strictly.
+            Some(
+                next + chrono::Duration::from_std(*overdue_by).ok()?
+                    + chrono::Duration::nanoseconds(1),
+            )
         }
     }
 }

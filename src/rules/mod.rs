@@ -145,3 +145,25 @@ impl RuleSet {
         self.rules.len()
     }
 }
+
+/// The shipped rule files, built into the binary for `demo` (which needs no files).
+pub const SHIPPED: [(&str, &str); 3] = [
+    (
+        "rules/machines.toml",
+        include_str!("../../rules/machines.toml"),
+    ),
+    ("rules/backup.toml", include_str!("../../rules/backup.toml")),
+    (
+        "rules/security.toml",
+        include_str!("../../rules/security.toml"),
+    ),
+];
+
+/// The shipped rules, checked against `config`'s channels.
+pub fn shipped(config: &crate::config::Config) -> Result<RuleSet, RuleError> {
+    let files: Vec<(PathBuf, String)> = SHIPPED
+        .iter()
+        .map(|(path, text)| (PathBuf::from(path), text.to_string()))
+        .collect();
+    parse_files(&files, config)
+}

@@ -194,8 +194,13 @@ fn overdue_fires_after_next_run_plus_grace_unless_it_ran_since() {
     r.policies = vec![backup(Some(due - h(24)), Some(due - h(24)), Some(due))];
     let s = subject(&rule, &r).unwrap();
     assert!(!condition_holds(&rule, &s, due + h(1)));
-    assert!(condition_holds(&rule, &s, due + h(2)));
-    assert_eq!(next_flip(&rule, &s, due), Some(due + h(2)));
+    let ns = chrono::Duration::nanoseconds(1);
+    assert!(
+        !condition_holds(&rule, &s, due + h(2)),
+        "SPEC: next_run + 2h < now, strictly"
+    );
+    assert!(condition_holds(&rule, &s, due + h(2) + ns));
+    assert_eq!(next_flip(&rule, &s, due), Some(due + h(2) + ns));
     // It ran at (or after) the time it was due: not overdue whatever next_run says.
     r.policies = vec![backup(Some(due), None, Some(due))];
     let s = subject(&rule, &r).unwrap();

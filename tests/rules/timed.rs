@@ -1,0 +1,310 @@
+//! Time-based policy rules (`last_success_older_than`, `overdue_by`): they fire when
+//! their time comes, with no change of the resource and without re-reading the fleet
+//! (SPEC §4, the deadline index).
+
+use serde_json::json;
+
+use crate::common::*;
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_stale_backup_fires_at_its_threshold_from_the_deadline_index_alone() {
+    // One tenant, small pages: a full poll takes several pages, an incremental one with
+    // nothing new takes one.
+    let b = Bench::new(40, 1, "page_size = 10\nfull_resync_every = \"7d\"", "").await;
+    b.rules(
+        "backup.toml",
+        &backup_rule(
+            "stale",
+            "last_success_older_than = \"26h\"",
+            &["teams"],
+            "resolve = true",
+        ),
+    );
+    // The last success L = START - 25h; the machine has not changed since (its
+    // updated_at is L, far behind every later watermark), and is offline so the
+    // simulator never runs it.
+    let l = at(-25, 0);
+    let v = b
+        .steer(
+            1,
+            "itest-stale",
+            json!({
+                "offline": true,
+                "updated_at": ts(l),
+                "policies": [{"type": BACKUP, "last_run": ts(l), "last_success_run": ts(l),
+                              "next_run": ts(at(12, 0))}],
+            }),
+        )
+        .await;
+    let key = key("stale", &v[0], Some(BACKUP));
+
+    b.once(start()).await; // L + 25h
+    let full = b.sim.status_requests();
+    assert!(
+        full >= 4,
+        "a full poll of 40 in pages of 10: {full} requests"
+    );
+    assert!(
+        b.alerts().await.is_empty(),
+        "fired before its threshold: {}",
+        pretty(&b.alerts().await)
+    );
+    assert!(b.outbox().await.is_empty());
+
+    b.sim.sim.reset_counters();
+    b.once(at(1, 1)).await; // L + 26h + 1m
+    let firing_run = b.sim.status_requests();
+    let alerts = b.alerts().await;
+    assert_eq!(alerts.len(), 1, "{}", pretty(&alerts));
+    let a = alert(&alerts, &key);
+    assert_eq!(a["status"], "firing");
+    assert_eq!(a["policy"], BACKUP);
+    assert_eq!(a["severity"], "warning");
+    assert_eq!(time(&a["fired_at"]), at(1, 1));
+    assert_eq!(
+        owed(&b.outbox().await),
+        vec![entry("teams", "stale", "firing", &[&key])]
+    );
+
+    // A run with nothing due and nothing changed, for comparison.
+    b.sim.sim.reset_counters();
+    b.once(at(2, 0)).await;
+    let idle_run = b.sim.status_requests();
+    assert_eq!(
+        firing_run, idle_run,
+        "the run that fired fetched {firing_run} pages, an idle incremental run {idle_run}"
+    );
+    assert!(idle_run < full, "incremental {idle_run} vs full {full}");
+    assert_eq!(b.outbox().await.len(), 1, "fired again");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_overdue_backup_fires_two_hours_late_and_resolves_when_it_runs() {
+    let b = Bench::new(30, 2, "full_resync_every = \"7d\"", "").await;
+    b.rules(
+        "backup.toml",
+        &backup_rule(
+            "overdue",
+            "overdue_by = \"2h\"",
+            &["slack"],
+            "resolve = true",
+        ),
+    );
+    // Due at N = START; it last ran the day before. Offline: the simulator never runs it.
+    let n = start();
+    let before = at(-22, 0);
+    let v = b
+        .steer(
+            1,
+            "itest-late",
+            json!({
+                "offline": true,
+                "updated_at": ts(before),
+                "policies": [{"type": BACKUP, "last_run": ts(before),
+                              "last_success_run": ts(before), "next_run": ts(n)}],
+            }),
+        )
+        .await;
+    let key = key("overdue", &v[0], Some(BACKUP));
+
+    b.once(at(1, 0)).await;
+    assert!(b.alerts().await.is_empty(), "{}", pretty(&b.alerts().await));
+    b.once(at(2, 1)).await;
+    let alerts = b.alerts().await;
+    assert_eq!(alerts.len(), 1, "{}", pretty(&alerts));
+    let a = alert(&alerts, &key);
+    assert_eq!(a["status"], "firing");
+    assert_eq!(time(&a["fired_at"]), at(2, 1));
+    assert_eq!(
+        owed(&b.outbox().await),
+        vec![entry("slack", "overdue", "firing", &[&key])]
+    );
+
+    // It runs at last (after N): resolved.
+    b.sim.sim.advance(std::time::Duration::from_secs(150 * 60));
+    let ran = at(2, 20);
+    b.patch(
+        v[0]["id"].as_str().unwrap(),
+        json!({"policies": [{"type": BACKUP, "last_run": ts(ran), "last_success_run": ts(ran),
+                             "next_run": ts(at(26, 0))}]}),
+    )
+    .await;
+    b.once(at(2, 30)).await;
+    let alerts = b.alerts().await;
+    let a = alert(&alerts, &key);
+    assert_eq!(a["status"], "resolved", "{a}");
+    assert_eq!(time(&a["resolved_at"]), at(2, 30));
+    let mut want = vec![
+        entry("slack", "overdue", "firing", &[&key]),
+        entry("slack", "overdue", "resolved", &[&key]),
+    ];
+    want.sort();
+    assert_eq!(owed(&b.outbox().await), want);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_backup_that_never_succeeded_is_stale_from_its_first_sign_of_life() {
+    let b = Bench::new(150, 2, "full_resync_every = \"7d\"", "").await;
+    b.rules(
+        "backup.toml",
+        &backup_rule("stale", "last_success_older_than = \"26h\"", &["teams"], ""),
+    );
+    // A: created long ago, never succeeded, last ran an hour ago. The earliest of its
+    // last run and its creation is the creation: stale now (by its last run alone it
+    // would be stale only in 25 hours).
+    let ids = b.sim.resource_ids(None).await;
+    let a_id = ids[0].clone();
+    let a_created = time(&b.api_item(&a_id).await["context"]["created_at"]);
+    assert!(a_created < at(-26, 0), "created {a_created}");
+    b.patch(
+        &a_id,
+        json!({
+            "name": "itest-never-a",
+            "offline": true,
+            "updated_at": ts(at(-1, 0)),
+            "policies": [{"type": BACKUP, "last_run": ts(at(-1, 0)), "last_success_run": null,
+                          "next_run": ts(at(23, 0))}],
+        }),
+    )
+    .await;
+    // B: a new machine whose first backup never ran (no last run, no success): stale
+    // 26h after its creation, which is within the last day.
+    let mut b_pick = None;
+    for id in ids.iter().skip(1) {
+        let view = b.view(id).await;
+        let never = view["policies"].as_array().unwrap().iter().any(|p| {
+            p["type"] == BACKUP && p["last_run"].is_null() && p["last_success_run"].is_null()
+        });
+        if never {
+            b_pick = Some(id.clone());
+            break;
+        }
+    }
+    let b_id = b_pick.expect("the seed-42 fleet of 150 has a machine whose backup never ran");
+    let b_created = time(&b.api_item(&b_id).await["context"]["created_at"]);
+    assert!(
+        b_created > at(-24, 0) && b_created < start(),
+        "a never-ran machine created {b_created}"
+    );
+    b.patch(
+        &b_id,
+        json!({"name": "itest-never-b", "offline": true, "updated_at": ts(b_created)}),
+    )
+    .await;
+    let va = b.view(&a_id).await;
+    let vb = b.view(&b_id).await;
+    let (ka, kb) = (
+        key("stale", &va, Some(BACKUP)),
+        key("stale", &vb, Some(BACKUP)),
+    );
+
+    b.once(start()).await;
+    let alerts = b.alerts().await;
+    assert_eq!(
+        keys_with(&alerts, "firing").into_iter().collect::<Vec<_>>(),
+        vec![ka.clone()],
+        "{}",
+        pretty(&alerts)
+    );
+
+    // B's threshold: its creation + 26h (in whole seconds, as `--now` is given).
+    let b_due = b_created + chrono::Duration::hours(26);
+    let b_due = chrono::DateTime::from_timestamp(b_due.timestamp() + 1, 0).unwrap();
+    b.once(b_due - chrono::Duration::minutes(1)).await;
+    assert_eq!(keys_with(&b.alerts().await, "firing").len(), 1);
+    b.once(b_due + chrono::Duration::minutes(1)).await;
+    let alerts = b.alerts().await;
+    assert_eq!(alerts.len(), 2, "{}", pretty(&alerts));
+    assert_eq!(alert(&alerts, &kb)["status"], "firing");
+    assert_eq!(
+        time(&alert(&alerts, &kb)["fired_at"]),
+        b_due + chrono::Duration::minutes(1)
+    );
+    let mut want = vec![
+        entry("teams", "stale", "firing", &[&ka]),
+        entry("teams", "stale", "firing", &[&kb]),
+    ];
+    want.sort();
+    assert_eq!(owed(&b.outbox().await), want);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_overdue_backup_is_not_overdue_at_exactly_next_run_plus_overdue_by() {
+    let b = Bench::new(30, 2, "full_resync_every = \"7d\"", "").await;
+    b.rules(
+        "backup.toml",
+        &backup_rule("overdue", "overdue_by = \"2h\"", &["slack"], ""),
+    );
+    let before = at(-22, 0);
+    let v = b
+        .steer(
+            1,
+            "itest-late",
+            json!({
+                "offline": true,
+                "updated_at": ts(before),
+                "policies": [{"type": BACKUP, "last_run": ts(before),
+                              "last_success_run": ts(before), "next_run": START}],
+            }),
+        )
+        .await;
+    let key = key("overdue", &v[0], Some(BACKUP));
+    b.once(at(2, 0)).await;
+    let alerts = b.alerts().await;
+    assert!(
+        alerts.is_empty(),
+        "SPEC §4: overdue when next_run + 2h < now; at now = next_run + 2h: {}",
+        pretty(&alerts)
+    );
+    b.once(at(2, 0) + chrono::Duration::seconds(1)).await;
+    assert_eq!(alert(&b.alerts().await, &key)["status"], "firing");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn stale_backups_are_measured_with_the_long_time_field_names_too() {
+    let b = Bench::new(30, 2, "full_resync_every = \"7d\"", "").await;
+    b.sim
+        .post("/_sim/config", json!({"time_fields": "long"}))
+        .await;
+    b.rules(
+        "backup.toml",
+        &format!(
+            "{}{}",
+            backup_rule("stale", "last_success_older_than = \"26h\"", &["teams"], ""),
+            backup_rule("overdue", "overdue_by = \"2h\"", &["slack"], "")
+        ),
+    );
+    let l = at(-25, 0);
+    let v = b
+        .steer(
+            1,
+            "itest-long",
+            json!({
+                "offline": true,
+                "updated_at": ts(l),
+                "policies": [{"type": BACKUP, "last_run_time": ts(l),
+                              "last_success_run_time": ts(l), "next_run_time": ts(at(-1, 0))}],
+            }),
+        )
+        .await;
+    let (stale, overdue) = (
+        key("stale", &v[0], Some(BACKUP)),
+        key("overdue", &v[0], Some(BACKUP)),
+    );
+    b.once(start()).await;
+    assert!(b.alerts().await.is_empty(), "{}", pretty(&b.alerts().await));
+    b.once(at(1, 1)).await; // overdue at next_run + 2h = START + 1h; stale at L + 26h
+    let alerts = b.alerts().await;
+    assert_eq!(
+        keys_with(&alerts, "firing"),
+        [stale.clone(), overdue.clone()].into_iter().collect(),
+        "{}",
+        pretty(&alerts)
+    );
+    let mut want = vec![
+        entry("slack", "overdue", "firing", &[&overdue]),
+        entry("teams", "stale", "firing", &[&stale]),
+    ];
+    want.sort();
+    assert_eq!(owed(&b.outbox().await), want);
+}
