@@ -147,6 +147,11 @@ impl Worker {
                 .filter_map(|t| t.name.clone().map(|n| (t.id.clone(), n))),
         );
         report.outcomes = self.poller.poll_all(&tenants, now, &self.eval).await;
+        for (_, outcome) in &report.outcomes {
+            if let Ok(r) = outcome {
+                alerts::log_transitions(&r.alerts, now);
+            }
+        }
         match self
             .blocking(move |store, eval| store.run_deadlines(&eval, now))
             .await

@@ -49,5 +49,13 @@ pub async fn run(cfg: Config, rules: RuleSet, args: OnceArgs) -> Exit {
         eprintln!("error: {e}");
         exit = Exit::Failed;
     }
+    // Delivery arrives in a later version: what is queued stays for it (exit 3).
+    let queued = worker.store.outbox().count();
+    if queued > 0 {
+        eprintln!(
+            "{queued} notification(s) queued in the outbox, not delivered (this version does not deliver yet); see `acronis-watch state outbox`"
+        );
+        exit = exit.combine(Exit::Undelivered);
+    }
     exit
 }
