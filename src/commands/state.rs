@@ -167,22 +167,26 @@ struct AlertRow<'a> {
     last_notified_at: Option<String>,
 }
 
+/// Every record `read` yields from the store, or the exit status after saying why not.
+fn read_all<T>(
+    cfg: &Config,
+    read: impl FnOnce(&Store) -> Result<Vec<T>, crate::state::StateError>,
+) -> Result<Vec<T>, Exit> {
+    let store = open(cfg)?;
+    read(&store).map_err(|e| {
+        eprintln!("error: {e}");
+        Exit::Failed
+    })
+}
+
 fn rfc3339(t: &chrono::DateTime<chrono::Utc>) -> String {
     t.to_rfc3339_opts(chrono::SecondsFormat::AutoSi, true)
 }
 
 pub fn alerts(cfg: &Config, json: bool) -> Exit {
-    let store = match open(cfg) {
-        Ok(s) => s,
-        Err(exit) => return exit,
-    };
-    let records: Result<Vec<_>, _> = store.alerts().collect();
-    let records = match records {
+    let records = match read_all(cfg, |store| store.alerts().collect()) {
         Ok(r) => r,
-        Err(e) => {
-            eprintln!("error: {e}");
-            return Exit::Failed;
-        }
+        Err(exit) => return exit,
     };
     let rows: Vec<AlertRow> = records
         .iter()
@@ -254,17 +258,9 @@ struct OutboxRow<'a> {
 }
 
 pub fn outbox(cfg: &Config, json: bool) -> Exit {
-    let store = match open(cfg) {
-        Ok(s) => s,
-        Err(exit) => return exit,
-    };
-    let items: Result<Vec<_>, _> = store.outbox().collect();
-    let items = match items {
+    let items = match read_all(cfg, |store| store.outbox().collect()) {
         Ok(i) => i,
-        Err(e) => {
-            eprintln!("error: {e}");
-            return Exit::Failed;
-        }
+        Err(exit) => return exit,
     };
     let rows: Vec<OutboxRow> = items
         .iter()

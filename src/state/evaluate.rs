@@ -220,7 +220,10 @@ impl Store {
             if due.is_empty() {
                 return Ok(total);
             }
-            let resource_keys: Vec<Vec<u8>> = due.iter().map(|k| k[8..].to_vec()).collect();
+            let resource_keys: Vec<Vec<u8>> = due
+                .iter()
+                .map(|k| k.get(8..).unwrap_or_default().to_vec())
+                .collect();
             // The due entries go whatever happens; each resource gets its new one.
             let done = self.reevaluate(eval, &resource_keys, &due, now)?;
             total.absorb(done);
