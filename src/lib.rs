@@ -17,6 +17,8 @@ pub mod commands;
 pub mod config;
 /// Logging setup (text or JSON, -v/-q).
 pub mod logging;
+/// Delivery: templates, channels, the outbox worker.
+pub mod notify;
 /// Per-tenant incremental polls and full resyncs into the state store.
 pub mod poll;
 /// Rule files and their pure evaluation.
