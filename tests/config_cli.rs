@@ -118,7 +118,11 @@ async fn commands_of_later_versions_say_so_with_exit_2() {
         dir: tempfile::tempdir().unwrap(),
     };
     work.write_config(GOOD);
-    for args in [&["run"][..], &["digest", "--dry-run"], &["state", "dead"]] {
+    for args in [
+        &["run"][..],
+        &["digest", "--dry-run"],
+        &["preview", "--rule", "x"],
+    ] {
         let out = work.run_env(args, ENV).await;
         assert_eq!(code(&out), 2, "{args:?}: {}", text(&out));
         assert!(

@@ -10,6 +10,7 @@ mod state;
 
 use crate::cli::{Cli, Command, StateCommand};
 use crate::config::{self, Config};
+use crate::notify::Renderer;
 use crate::rules::{self, RuleSet};
 
 /// A process exit status.
@@ -45,11 +46,11 @@ pub async fn execute(cli: Cli) -> Exit {
         Command::Simulate(args) => simulate::run(args).await,
         Command::Demo(args) => demo::run(args).await,
         Command::Check => match load_all(&path) {
-            Ok((cfg, rules)) => check::run(&cfg, &rules),
+            Ok(loaded) => check::run(&loaded.config, &loaded.rules),
             Err(exit) => exit,
         },
         Command::Once(args) => match load_all(&path) {
-            Ok((cfg, rules)) => once::run(cfg, rules, args).await,
+            Ok(loaded) => once::run(loaded, args).await,
             Err(exit) => exit,
         },
         Command::State(StateCommand::Resources(args)) => match load(&path) {
@@ -64,8 +65,14 @@ pub async fn execute(cli: Cli) -> Exit {
             Ok(cfg) => state::outbox(&cfg, a.json),
             Err(exit) => exit,
         },
-        Command::State(StateCommand::Dead(_)) => not_yet("state dead", &path),
-        Command::State(StateCommand::RetryDead) => not_yet("state retry-dead", &path),
+        Command::State(StateCommand::Dead(a)) => match load(&path) {
+            Ok(cfg) => state::dead(&cfg, a.json),
+            Err(exit) => exit,
+        },
+        Command::State(StateCommand::RetryDead) => match load(&path) {
+            Ok(cfg) => state::retry_dead(&cfg),
+            Err(exit) => exit,
+        },
         Command::Run => not_yet("run", &path),
         Command::Preview(_) => not_yet("preview", &path),
         Command::TestNotify(_) => not_yet("test-notify", &path),
@@ -81,22 +88,41 @@ fn load(path: &std::path::Path) -> Result<Config, Exit> {
     })
 }
 
-/// The config and the rule files it points at.
-fn load_all(path: &std::path::Path) -> Result<(Config, RuleSet), Exit> {
+/// Everything a working command reads before it starts: config, rules, templates.
+pub(crate) struct Loaded {
+    pub config: Config,
+    pub rules: RuleSet,
+    pub renderer: Renderer,
+}
+
+/// The config, the rule files and the templates it points at; any error is printed
+/// and is exit 2.
+fn load_all(path: &std::path::Path) -> Result<Loaded, Exit> {
     let cfg = load(path)?;
-    // The default folder may be absent (a config that only polls); a folder named
-    // in worker.toml must exist.
-    if !cfg.rules_dir.exists() && cfg.rules_dir == config::resolve(&cfg.dir, "rules".as_ref()) {
+    let usage = |e: &dyn std::fmt::Display| {
+        eprintln!("error: {e}");
+        Exit::Usage
+    };
+    // The default folders may be absent (a config that only polls, or that uses the
+    // built-in templates); a folder named in worker.toml must exist.
+    let rules = if !cfg.rules_dir.exists()
+        && cfg.rules_dir == config::resolve(&cfg.dir, "rules".as_ref())
+    {
         tracing::warn!(
             "no rules folder at {}: no rules are loaded and nothing will alert",
             cfg.rules_dir.display()
         );
-        return Ok((cfg, RuleSet::default()));
-    }
-    let rules = rules::load(&cfg.rules_dir, &cfg).map_err(|e| {
-        eprintln!("error: {e}");
-        Exit::Usage
-    })?;
+        RuleSet::default()
+    } else {
+        rules::load(&cfg.rules_dir, &cfg).map_err(|e| usage(&e))?
+    };
+    let renderer = if !cfg.templates_dir.exists()
+        && cfg.templates_dir == config::resolve(&cfg.dir, "templates".as_ref())
+    {
+        Renderer::shipped(&cfg).map_err(|e| usage(&e))?
+    } else {
+        Renderer::load(&cfg.templates_dir, &cfg).map_err(|e| usage(&e))?
+    };
     // A silence naming no rule would silently silence nothing.
     for (i, s) in cfg.silences.iter().enumerate() {
         if let Some(name) = s.rule.as_deref().filter(|n| rules.get(n).is_none()) {
@@ -114,7 +140,11 @@ fn load_all(path: &std::path::Path) -> Result<(Config, RuleSet), Exit> {
             return Err(Exit::Usage);
         }
     }
-    Ok((cfg, rules))
+    Ok(Loaded {
+        config: cfg,
+        rules,
+        renderer,
+    })
 }
 
 fn not_yet(command: &str, path: &std::path::Path) -> Exit {

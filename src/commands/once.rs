@@ -1,21 +1,34 @@
-//! `once`: one cycle — poll every tenant and evaluate the rules at `--now`, close the
-//! notification groups this cycle opened, then exit.
+//! `once`: one cycle. Poll every tenant and evaluate the rules at `--now`, close the
+//! notification groups this cycle opened, then deliver until the outbox is empty or
+//! holds only items due after `--deliver-for`.
+
+use std::sync::Arc;
+
+use tokio_util::sync::CancellationToken;
 
 use crate::cli::OnceArgs;
 use crate::clock::Clock;
-use crate::config::{self, Config};
-use crate::rules::RuleSet;
+use crate::config;
+use crate::notify::{Deliverer, DeliveryClock};
 use crate::worker::Worker;
 
-use super::Exit;
+use super::{Exit, Loaded};
 
-pub async fn run(cfg: Config, rules: RuleSet, args: OnceArgs) -> Exit {
-    if let Err(e) = config::parse_duration(&args.deliver_for) {
-        eprintln!("error: --deliver-for {:?}: {e}", args.deliver_for);
-        return Exit::Usage;
-    }
+pub async fn run(loaded: Loaded, args: OnceArgs) -> Exit {
+    let deliver_for = match config::parse_duration(&args.deliver_for) {
+        Ok(d) => d,
+        Err(e) => {
+            eprintln!("error: --deliver-for {:?}: {e}", args.deliver_for);
+            return Exit::Usage;
+        }
+    };
+    let Loaded {
+        config,
+        rules,
+        renderer,
+    } = loaded;
     let clock = args.now.map(Clock::fixed).unwrap_or(Clock::Wall);
-    let mut worker = match Worker::open(cfg, rules) {
+    let mut worker = match Worker::open(config, rules) {
         Ok(w) => w,
         Err(e) => {
             eprintln!("error: {e}");
@@ -49,11 +62,58 @@ pub async fn run(cfg: Config, rules: RuleSet, args: OnceArgs) -> Exit {
         eprintln!("error: {e}");
         exit = Exit::Failed;
     }
-    // Delivery arrives in a later version: what is queued stays for it (exit 3).
-    let queued = worker.store.outbox().count();
-    if queued > 0 {
+
+    let http = match reqwest::Client::builder()
+        .timeout(worker.config.acronis.request_timeout)
+        .build()
+    {
+        Ok(c) => c,
+        Err(e) => {
+            eprintln!("error: cannot set up HTTP: {e}");
+            return Exit::Failed;
+        }
+    };
+    let deliverer = match Deliverer::new(
+        worker.store.clone(),
+        Arc::new(renderer),
+        &worker.config,
+        http,
+    ) {
+        Ok(d) => d,
+        Err(e) => {
+            eprintln!("error: {e}");
+            return Exit::Failed;
+        }
+    };
+    let shutdown = CancellationToken::new();
+    let on_signal = shutdown.clone();
+    let signals = tokio::spawn(async move {
+        super::shutdown_signal().await;
+        on_signal.cancel();
+    });
+    let delivery = deliverer
+        .run(DeliveryClock::starting_at(now), deliver_for, &shutdown)
+        .await;
+    signals.abort();
+    if let Err(e) = worker.store.flush().await {
+        eprintln!("error: {e}");
+        exit = Exit::Failed;
+    }
+    for e in &delivery.errors {
+        eprintln!("error: {e}");
+        exit = Exit::Failed;
+    }
+    if delivery.dead > 0 {
         eprintln!(
-            "{queued} notification(s) queued in the outbox, not delivered (this version does not deliver yet); see `acronis-watch state outbox`"
+            "error: {} notification(s) became dead letters (see `acronis-watch state dead`)",
+            delivery.dead
+        );
+        exit = exit.combine(Exit::Failed);
+    }
+    if delivery.remaining > 0 {
+        eprintln!(
+            "{} notification(s) still queued for the next run (see `acronis-watch state outbox`)",
+            delivery.remaining
         );
         exit = exit.combine(Exit::Undelivered);
     }

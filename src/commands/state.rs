@@ -258,10 +258,42 @@ struct OutboxRow<'a> {
 }
 
 pub fn outbox(cfg: &Config, json: bool) -> Exit {
-    let items = match read_all(cfg, |store| store.outbox().collect()) {
-        Ok(i) => i,
+    match read_all(cfg, |store| store.outbox().collect()) {
+        Ok(items) => print_items(&items, json, "queued"),
+        Err(exit) => exit,
+    }
+}
+
+/// `state dead`: the same rows as the outbox, for the dead letters.
+pub fn dead(cfg: &Config, json: bool) -> Exit {
+    match read_all(cfg, |store| store.dead().collect()) {
+        Ok(items) => print_items(&items, json, "dead"),
+        Err(exit) => exit,
+    }
+}
+
+/// `state retry-dead`: every dead letter back to the outbox, due now.
+pub fn retry_dead(cfg: &Config) -> Exit {
+    let store = match open(cfg) {
+        Ok(s) => s,
         Err(exit) => return exit,
     };
+    let moved = store
+        .retry_dead(chrono::Utc::now())
+        .and_then(|n| store.flush_blocking().map(|_| n));
+    match moved {
+        Ok(n) => {
+            println!("{n} dead letter(s) moved back to the outbox");
+            Exit::Ok
+        }
+        Err(e) => {
+            eprintln!("error: {e}");
+            Exit::Failed
+        }
+    }
+}
+
+fn print_items(items: &[crate::alerts::OutboxItem], json: bool, what: &str) -> Exit {
     let rows: Vec<OutboxRow> = items
         .iter()
         .map(|i| OutboxRow {
@@ -305,7 +337,7 @@ pub fn outbox(cfg: &Config, json: bool) -> Exit {
         ]);
     }
     print_table(&table);
-    println!("{} item(s) queued", rows.len());
+    println!("{} item(s) {what}", rows.len());
     Exit::Ok
 }
 

@@ -8,12 +8,16 @@
 //! rate limits are written once, around every channel. Nothing here decides whether
 //! an alert fires.
 
+mod backoff;
 pub mod channel;
+pub mod deliver;
+mod rate;
 pub mod render;
 
 use std::time::Duration;
 
 pub use channel::Channel;
+pub use deliver::{Deliverer, DeliveryClock, DeliveryReport};
 pub use render::{RenderError, Renderer, TemplateError};
 
 /// A message rendered for one channel, ready to send.

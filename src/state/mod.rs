@@ -16,6 +16,7 @@
 //! sled transaction closures may run more than once, so they do no I/O and have no
 //! side effects.
 
+mod delivery;
 mod evaluate;
 mod outbox;
 mod records;
@@ -80,6 +81,7 @@ pub struct Store {
     deadlines: sled::Tree,
     outbox: sled::Tree,
     outbox_groups: sled::Tree,
+    dead: sled::Tree,
     tenant_poll: sled::Tree,
     tenants: sled::Tree,
     tenant_keys: sled::Tree,
@@ -162,6 +164,7 @@ impl Store {
             deadlines: db.open_tree("deadlines").map_err(io)?,
             outbox: db.open_tree("outbox").map_err(io)?,
             outbox_groups: db.open_tree("outbox_groups").map_err(io)?,
+            dead: db.open_tree("dead").map_err(io)?,
             meta,
             tenant_poll: db.open_tree("tenant_poll").map_err(io)?,
             tenants: db.open_tree("tenants").map_err(io)?,
@@ -180,6 +183,11 @@ impl Store {
             path: self.path.clone(),
             message: e.to_string(),
         }
+    }
+
+    /// Make everything written so far durable, from synchronous code.
+    pub fn flush_blocking(&self) -> Result<(), StateError> {
+        self.db.flush().map(|_| ()).map_err(|e| self.io(e))
     }
 
     /// Make everything written so far durable.

@@ -1,7 +1,9 @@
 //! The outbox trees, written inside the evaluation transaction.
 //!
-//! - `outbox`: `next attempt (time key) | id (u64 BE)` -> [`OutboxItem`] (JSON), so the
-//!   next due item is the first key of a range scan.
+//! - `outbox`: `channel \0 next attempt (time key) id (u64 BE)` -> [`OutboxItem`]
+//!   (JSON), so each channel's next due item is the first key of a range scan, and a
+//!   channel's backlog never slows another's scan.
+//! - `dead`: `id (u64 BE)` -> [`OutboxItem`] whose delivery failed for good.
 //! - `outbox_groups`: `rule \0 channel \0 status` -> the outbox key of the group that
 //!   still takes alerts (its window is open). A group's item is due when its window
 //!   closes; until then new firings of the same rule for the same channel join it.
@@ -17,12 +19,19 @@ use crate::alerts::{Evaluator, Notification, Notify, NotifyStatus, OutboxItem, R
 
 type TxResult<T> = Result<T, ConflictableTransactionError<StateError>>;
 
-/// The outbox key of an item due at `at`.
-pub(super) fn outbox_key(at: DateTime<Utc>, id: u64) -> [u8; 16] {
-    let mut k = [0u8; 16];
-    k[..8].copy_from_slice(&time_key(nanos(at)));
-    k[8..].copy_from_slice(&id.to_be_bytes());
+/// The outbox key of `channel`'s item `id` due at `at`.
+pub(super) fn outbox_key(channel: &str, at: DateTime<Utc>, id: u64) -> Vec<u8> {
+    let mut k = Vec::with_capacity(channel.len() + 17);
+    k.extend_from_slice(channel.as_bytes());
+    k.push(0);
+    k.extend_from_slice(&time_key(nanos(at)));
+    k.extend_from_slice(&id.to_be_bytes());
     k
+}
+
+/// The key of `item` as it stands.
+pub(super) fn item_key(item: &OutboxItem) -> Vec<u8> {
+    outbox_key(&item.channel, item.next_attempt_at, item.id)
 }
 
 pub(super) fn nanos(t: DateTime<Utc>) -> i64 {
@@ -110,7 +119,7 @@ pub(super) fn enqueue(
                     now,
                     Some(now + window),
                 )?;
-                groups.insert(gkey, &outbox_key(item.next_attempt_at, item.id)[..])?;
+                groups.insert(gkey, item_key(&item))?;
                 created += 1;
                 item
             }
@@ -158,10 +167,7 @@ fn new_item(
 }
 
 fn put(outbox: &TransactionalTree, item: &OutboxItem) -> TxResult<()> {
-    outbox.insert(
-        &outbox_key(item.next_attempt_at, item.id)[..],
-        encode_json(item),
-    )?;
+    outbox.insert(item_key(item), encode_json(item))?;
     Ok(())
 }
 

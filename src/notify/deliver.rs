@@ -1,0 +1,287 @@
+//! The outbox worker: per channel, take the due items in order, wait for the rate
+//! limit, render, send, and record the outcome (gone, rescheduled, or a dead letter).
+//!
+//! Channels run side by side and independently: a dead Slack webhook backs off on its
+//! own items and never delays email. Only waits (for the next due item, for the rate
+//! limit) are cut short by shutdown; an attempt that started finishes and is recorded.
+//! An item leaves the outbox only after its channel accepted it, and that removal is
+//! flushed before the next item goes: at most the one message in flight when the
+//! process dies is sent twice.
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use chrono::{DateTime, Utc};
+use tokio_util::sync::CancellationToken;
+use tracing::Instrument;
+
+use super::backoff;
+use super::rate::{Limiter, spent_at_start};
+use super::{Channel, Renderer, SendError};
+use crate::alerts::OutboxItem;
+use crate::config::{ChannelConfig, Config};
+use crate::state::{StateError, Store};
+
+/// Items read from the outbox at a time per channel.
+const BATCH: usize = 16;
+
+/// The delivery clock: the decision clock's start (`--now`, or the wall clock) moved
+/// on by real time, so backoff and due times are real waits even under `--now`.
+#[derive(Debug, Clone, Copy)]
+pub struct DeliveryClock {
+    base: DateTime<Utc>,
+    started: Instant,
+}
+
+impl DeliveryClock {
+    pub fn starting_at(base: DateTime<Utc>) -> DeliveryClock {
+        DeliveryClock {
+            base,
+            started: Instant::now(),
+        }
+    }
+
+    pub fn now(&self) -> DateTime<Utc> {
+        self.base + chrono::Duration::from_std(self.started.elapsed()).unwrap_or_default()
+    }
+}
+
+/// What one delivery run did.
+#[derive(Debug, Default)]
+pub struct DeliveryReport {
+    pub sent: usize,
+    pub retried: usize,
+    pub dead: usize,
+    /// Items left in the outbox (not yet due, or due after the run's time was up).
+    pub remaining: usize,
+    /// The state directory could not be read or written (delivery stopped for that channel).
+    pub errors: Vec<StateError>,
+}
+
+impl DeliveryReport {
+    fn absorb(&mut self, other: DeliveryReport) {
+        self.sent += other.sent;
+        self.retried += other.retried;
+        self.dead += other.dead;
+        self.remaining += other.remaining;
+        self.errors.extend(other.errors);
+    }
+}
+
+/// One channel with its limiter.
+struct Lane {
+    config: ChannelConfig,
+    channel: Channel,
+    limiter: Limiter,
+}
+
+/// Delivers the outbox.
+pub struct Deliverer {
+    store: Store,
+    renderer: Arc<Renderer>,
+    lanes: Vec<Arc<Lane>>,
+}
+
+impl Deliverer {
+    /// One lane per configured channel, each limiter primed from the sends recorded in
+    /// the state directory.
+    pub fn new(
+        store: Store,
+        renderer: Arc<Renderer>,
+        config: &Config,
+        http: reqwest::Client,
+    ) -> Result<Deliverer, StateError> {
+        let now = Utc::now().timestamp_nanos_opt().unwrap_or(i64::MAX);
+        let lanes = config
+            .channels
+            .iter()
+            .map(|c| {
+                let spent = spent_at_start(&store.sends(&c.name)?, now, c.rate, c.burst);
+                Ok(Arc::new(Lane {
+                    config: c.clone(),
+                    channel: Channel::new(c, http.clone()),
+                    limiter: Limiter::new(c.rate, c.burst, spent),
+                }))
+            })
+            .collect::<Result<_, StateError>>()?;
+        Ok(Deliverer {
+            store,
+            renderer,
+            lanes,
+        })
+    }
+
+    /// Deliver until every channel's queue is empty, or holds only items due after
+    /// `budget` of real time from now, or `shutdown` is cancelled.
+    pub async fn run(
+        &self,
+        clock: DeliveryClock,
+        budget: Duration,
+        shutdown: &CancellationToken,
+    ) -> DeliveryReport {
+        let deadline = Instant::now() + budget;
+        let mut set = tokio::task::JoinSet::new();
+        for lane in &self.lanes {
+            let work = LaneRun {
+                lane: lane.clone(),
+                store: self.store.clone(),
+                renderer: self.renderer.clone(),
+                clock,
+                deadline,
+                shutdown: shutdown.clone(),
+            };
+            set.spawn(async move { work.run().await });
+        }
+        let mut report = DeliveryReport::default();
+        while let Some(done) = set.join_next().await {
+            match done {
+                Ok(r) => report.absorb(r),
+                Err(e) => tracing::error!("a delivery task failed: {e}"),
+            }
+        }
+        // Items of channels no longer configured stay where they are, and count.
+        report.remaining = self.store.outbox_len();
+        report
+    }
+}
+
+struct LaneRun {
+    lane: Arc<Lane>,
+    store: Store,
+    renderer: Arc<Renderer>,
+    clock: DeliveryClock,
+    deadline: Instant,
+    shutdown: CancellationToken,
+}
+
+impl LaneRun {
+    async fn run(self) -> DeliveryReport {
+        let mut report = DeliveryReport::default();
+        if let Err(e) = self.deliver(&mut report).await {
+            tracing::error!(channel = %self.lane.config.name, "delivery stopped: {e}");
+            report.errors.push(e);
+        }
+        report
+    }
+
+    async fn deliver(&self, report: &mut DeliveryReport) -> Result<(), StateError> {
+        let name = &self.lane.config.name;
+        loop {
+            if self.shutdown.is_cancelled() || Instant::now() >= self.deadline {
+                return Ok(());
+            }
+            let now = self.clock.now();
+            let due = self.store.due(name, now, BATCH)?;
+            if due.is_empty() {
+                let Some(next) = self.store.next_due(name)? else {
+                    return Ok(());
+                };
+                let wait = (next - now).to_std().unwrap_or_default();
+                if Instant::now() + wait > self.deadline {
+                    return Ok(());
+                }
+                tokio::select! {
+                    _ = tokio::time::sleep(wait) => continue,
+                    _ = self.shutdown.cancelled() => return Ok(()),
+                }
+            }
+            for item in due {
+                tokio::select! {
+                    _ = self.lane.limiter.ready() => {}
+                    _ = self.shutdown.cancelled() => return Ok(()),
+                }
+                self.attempt(item, report).await?;
+                if self.shutdown.is_cancelled() || Instant::now() >= self.deadline {
+                    return Ok(());
+                }
+            }
+        }
+    }
+
+    /// One attempt at one item; its outcome is recorded before this returns.
+    async fn attempt(
+        &self,
+        item: OutboxItem,
+        report: &mut DeliveryReport,
+    ) -> Result<(), StateError> {
+        let alert_key = item
+            .alerts
+            .first()
+            .map(|a| a.key.clone())
+            .unwrap_or_default();
+        let span = tracing::info_span!(
+            "deliver",
+            channel = %self.lane.config.name,
+            rule = %item.rule.name,
+            alert_key,
+            id = item.id
+        );
+        self.attempt_in_span(item, report).instrument(span).await
+    }
+
+    async fn attempt_in_span(
+        &self,
+        item: OutboxItem,
+        report: &mut DeliveryReport,
+    ) -> Result<(), StateError> {
+        let config = &self.lane.config;
+        let result = match self.renderer.render(config, &item, self.clock.now()) {
+            Ok(message) => {
+                let sent = self.lane.channel.send(&item, &message).await;
+                self.store.record_send(&config.name, Utc::now())?;
+                sent
+            }
+            Err(e) => Err(SendError::Permanent {
+                reason: format!("cannot render template {:?}: {e}", config.template),
+            }),
+        };
+        let attempts = item.attempts + 1;
+        match result {
+            Ok(delivered) => {
+                self.store.delivered(&item)?;
+                self.store.flush().await?;
+                report.sent += 1;
+                tracing::info!(
+                    attempts,
+                    alerts = item.count(),
+                    "notification sent ({})",
+                    delivered.detail
+                );
+            }
+            Err(SendError::Retryable {
+                retry_after,
+                reason,
+            }) if attempts < config.max_attempts => {
+                let wait = backoff::delay(attempts, retry_after, rand::random::<f64>());
+                let mut next = item.clone();
+                next.attempts = attempts;
+                next.next_attempt_at =
+                    self.clock.now() + chrono::Duration::from_std(wait).unwrap_or_default();
+                next.last_error = Some(reason.clone());
+                self.store.reschedule(&item, &next)?;
+                report.retried += 1;
+                tracing::warn!(
+                    attempts,
+                    retry_in_ms = wait.as_millis() as u64,
+                    "delivery failed, will retry: {reason}"
+                );
+            }
+            Err(e) => {
+                let reason = match &e {
+                    SendError::Retryable { reason, .. } => {
+                        format!("{reason}; gave up after {attempts} attempts (max_attempts)")
+                    }
+                    SendError::Permanent { reason } => reason.clone(),
+                };
+                let mut dead = item.clone();
+                dead.attempts = attempts;
+                dead.last_error = Some(reason.clone());
+                self.store.bury(&item, &dead)?;
+                self.store.flush().await?;
+                report.dead += 1;
+                tracing::error!(attempts, "notification is a dead letter: {reason}");
+            }
+        }
+        Ok(())
+    }
+}
