@@ -11,6 +11,7 @@
 mod lifecycle;
 mod notification;
 mod plan;
+mod sample;
 mod silence;
 
 #[cfg(test)]
@@ -25,6 +26,7 @@ pub use notification::{
     RuleInfo, TenantRef,
 };
 pub use plan::{EvalContext, LiveAlert, Notification, ResourcePlan, Watch, human_duration, plan};
+pub use sample::{sample_item, test_item};
 pub use silence::{Silenced, Silences};
 
 use crate::rules::Severity;

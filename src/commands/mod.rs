@@ -5,8 +5,10 @@
 mod check;
 mod demo;
 mod once;
+mod preview;
 mod simulate;
 mod state;
+mod test_notify;
 
 use crate::cli::{Cli, Command, StateCommand};
 use crate::config::{self, Config};
@@ -74,8 +76,14 @@ pub async fn execute(cli: Cli) -> Exit {
             Err(exit) => exit,
         },
         Command::Run => not_yet("run", &path),
-        Command::Preview(_) => not_yet("preview", &path),
-        Command::TestNotify(_) => not_yet("test-notify", &path),
+        Command::Preview(args) => match load_all(&path) {
+            Ok(loaded) => preview::run(&loaded, &args),
+            Err(exit) => exit,
+        },
+        Command::TestNotify(args) => match load_all(&path) {
+            Ok(loaded) => test_notify::run(&loaded, &args).await,
+            Err(exit) => exit,
+        },
         Command::Digest(_) => not_yet("digest", &path),
     }
 }

@@ -1,0 +1,84 @@
+//! `preview --rule NAME [--channel NAME]`: what a channel would receive for a rule,
+//! rendered from made-up data (a firing and a resolved message). Sends nothing.
+
+use crate::alerts::sample_item;
+use crate::cli::PreviewArgs;
+use crate::notify::Rendered;
+
+use super::{Exit, Loaded};
+
+pub fn run(loaded: &Loaded, args: &PreviewArgs) -> Exit {
+    let Some(rule) = loaded.rules.get(&args.rule) else {
+        let known: Vec<&str> = loaded.rules.iter().map(|r| r.name.as_str()).collect();
+        eprintln!(
+            "error: --rule {:?}: no such rule; the rules are: {}",
+            args.rule,
+            if known.is_empty() {
+                "(none loaded)".to_string()
+            } else {
+                known.join(", ")
+            }
+        );
+        return Exit::Usage;
+    };
+    let channels: Vec<&str> = match &args.channel {
+        Some(c) => vec![c.as_str()],
+        None => rule.notify.iter().map(String::as_str).collect(),
+    };
+    if channels.is_empty() {
+        eprintln!(
+            "error: rule {:?} notifies no channel; name one with --channel",
+            rule.name
+        );
+        return Exit::Usage;
+    }
+    let now = chrono::Utc::now();
+    let mut exit = Exit::Ok;
+    for name in channels {
+        let Some(channel) = loaded.config.channels.iter().find(|c| c.name == name) else {
+            let known: Vec<&str> = loaded
+                .config
+                .channels
+                .iter()
+                .map(|c| c.name.as_str())
+                .collect();
+            eprintln!(
+                "error: --channel {name:?}: no such channel; the channels are: {}",
+                known.join(", ")
+            );
+            return Exit::Usage;
+        };
+        for resolved in [false, true] {
+            let item = sample_item(rule, name, resolved, now);
+            println!(
+                "── {} → {} ({}), {} ──",
+                rule.name,
+                name,
+                channel.kind.type_name(),
+                item.status.as_str()
+            );
+            match loaded.renderer.render(channel, &item, now) {
+                Ok(message) => println!("{}\n", show(&message)),
+                Err(e) => {
+                    eprintln!("error: {e}");
+                    exit = Exit::Usage;
+                }
+            }
+        }
+    }
+    exit
+}
+
+/// A rendered message for a person: JSON pretty-printed, an email as its three parts.
+pub(crate) fn show(message: &Rendered) -> String {
+    match message {
+        Rendered::Json(v) => serde_json::to_string_pretty(v).unwrap_or_else(|_| v.to_string()),
+        Rendered::Email {
+            subject,
+            text,
+            html,
+        } => {
+            format!("Subject: {subject}\n\n--- text/plain ---\n{text}\n--- text/html ---\n{html}")
+        }
+    }
+}

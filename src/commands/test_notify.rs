@@ -1,0 +1,80 @@
+//! `test-notify --channel NAME`: send one clearly marked test message through a
+//! channel now (not through the outbox), and say what the service answered.
+
+use crate::alerts::{NotifyStatus, test_item};
+use crate::cli::TestNotifyArgs;
+use crate::notify::Channel;
+
+use super::{Exit, Loaded};
+
+pub async fn run(loaded: &Loaded, args: &TestNotifyArgs) -> Exit {
+    let Some(config) = loaded
+        .config
+        .channels
+        .iter()
+        .find(|c| c.name == args.channel)
+    else {
+        let known: Vec<&str> = loaded
+            .config
+            .channels
+            .iter()
+            .map(|c| c.name.as_str())
+            .collect();
+        eprintln!(
+            "error: --channel {:?}: no such channel; the channels are: {}",
+            args.channel,
+            if known.is_empty() {
+                "(none configured)".to_string()
+            } else {
+                known.join(", ")
+            }
+        );
+        return Exit::Usage;
+    };
+    let http = match reqwest::Client::builder()
+        .timeout(loaded.config.acronis.request_timeout)
+        .build()
+    {
+        Ok(c) => c,
+        Err(e) => {
+            eprintln!("error: cannot set up HTTP: {e}");
+            return Exit::Failed;
+        }
+    };
+    let channel = Channel::new(config, http);
+    let now = chrono::Utc::now();
+    let mut item = test_item(&config.name, now);
+    // PagerDuty: the trigger is followed by its resolve, so no test incident stays open.
+    let steps: &[NotifyStatus] = if config.kind.type_name() == "pagerduty" {
+        &[NotifyStatus::Firing, NotifyStatus::Resolved]
+    } else {
+        &[NotifyStatus::Firing]
+    };
+    for status in steps {
+        item.status = *status;
+        if let Some(a) = item.alerts.first_mut() {
+            a.status = status.as_str().to_string();
+            a.resolved_at = (*status == NotifyStatus::Resolved).then_some(now);
+        }
+        let message = match loaded.renderer.render(config, &item, now) {
+            Ok(m) => m,
+            Err(e) => {
+                eprintln!("error: {e}");
+                return Exit::Usage;
+            }
+        };
+        match channel.send(&item, &message).await {
+            Ok(d) => println!(
+                "{}: test notification ({}) accepted: {}",
+                config.name,
+                status.as_str(),
+                d.detail
+            ),
+            Err(e) => {
+                eprintln!("error: {}: test notification failed: {e}", config.name);
+                return Exit::Failed;
+            }
+        }
+    }
+    Exit::Ok
+}
