@@ -19,6 +19,8 @@ mod helpers;
 pub mod sample;
 mod source;
 
+#[cfg(test)]
+mod tests;
 
 use std::collections::BTreeMap;
 use std::path::Path;
