@@ -119,6 +119,18 @@ fn clamp_all(v: &mut Value, max: usize) {
     }
 }
 
+/// How many alerts to try first: a full 200-alert render costs more than the search
+/// it would save when the channel can never show that many.
+fn first_guess(target: Target, listed: usize) -> usize {
+    match target {
+        // Every alert takes at least a block in any sensible Slack template.
+        Target::Slack => listed.min(SLACK_MAX_BLOCKS),
+        // A card entry is a few hundred bytes of the 20 KB.
+        Target::Teams => listed.min(60),
+        _ => listed,
+    }
+}
+
 /// The message with the most of the `listed` alerts that fits `target`'s limits.
 /// `render(k)` renders with the first `k` alerts shown.
 pub fn fit<E>(
@@ -132,33 +144,54 @@ pub fn fit<E>(
         let p = pressure(target, &v);
         Ok((v, p))
     };
-    let (all, p_all) = at(listed)?;
-    if p_all <= 1.0 || listed == 0 {
-        return Ok(last_resort(target, all, p_all));
+    let first = first_guess(target, listed);
+    let (v, p) = at(first)?;
+    if p <= 1.0 && first == listed {
+        return Ok(v);
     }
-    // The lower end: no alert listed, only "... and N more". A template that cannot
-    // render that (it insists on a first alert) gets one.
-    let (mut lo, (mut lo_v, mut p_lo)) = match at(0) {
-        Ok(r) => (0, r),
-        Err(_) => (1, at(1)?),
+    // Bounds: `lo` fits (k, message, pressure); `hi` does not (None: not tried yet).
+    let (mut lo, mut hi) = if p <= 1.0 {
+        ((first, v, p), None)
+    } else {
+        // The lower end: no alert listed, only "... and N more". A template that
+        // cannot render that (it insists on a first alert) gets one.
+        let zero = match at(0) {
+            Ok((v, p)) => (0, v, p),
+            Err(_) => {
+                let (v, p) = at(1)?;
+                (1, v, p)
+            }
+        };
+        if zero.2 > 1.0 || zero.0 >= first {
+            return Ok(last_resort(target, zero.1, zero.2));
+        }
+        (zero, Some((first, p)))
     };
-    if p_lo > 1.0 || lo >= listed {
-        return Ok(last_resort(target, lo_v, p_lo));
-    }
-    let (mut hi, mut p_hi) = (listed, p_all);
-    // Secant steps on the pressure, which grows about linearly with the alerts shown:
-    // the first guess usually lands on the answer, the second proves it.
-    while hi - lo > 1 {
-        let frac = ((1.0 - p_lo) / (p_hi - p_lo)).clamp(0.0, 1.0);
-        let guess = (lo + (frac * (hi - lo) as f64) as usize).clamp(lo + 1, hi - 1);
+    loop {
+        // Pressure grows about linearly with the alerts shown: a secant step between
+        // the bounds (with no upper bound yet, an extrapolation through zero) usually
+        // lands on the answer, and one more render proves it.
+        let guess = match hi {
+            Some((h, _)) if h - lo.0 <= 1 => break,
+            Some((h, p_hi)) => {
+                let frac = ((1.0 - lo.2) / (p_hi - lo.2)).clamp(0.0, 1.0);
+                (lo.0 + (frac * (h - lo.0) as f64) as usize).clamp(lo.0 + 1, h - 1)
+            }
+            None if lo.0 >= listed => break,
+            None => {
+                let slope = lo.2.max(f64::EPSILON) / lo.0.max(1) as f64;
+                let room = ((1.0 - lo.2) / slope) as usize;
+                (lo.0 + room.max(1)).min(listed)
+            }
+        };
         let (v, p) = at(guess)?;
         if p <= 1.0 {
-            (lo, lo_v, p_lo) = (guess, v, p);
+            lo = (guess, v, p);
         } else {
-            (hi, p_hi) = (guess, p);
+            hi = Some((guess, p));
         }
     }
-    Ok(lo_v)
+    Ok(lo.1)
 }
 
 /// Cut every long string (and, for Slack, surplus blocks) until `v` fits; what still

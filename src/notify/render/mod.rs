@@ -26,7 +26,7 @@ use std::collections::BTreeMap;
 use std::path::Path;
 
 use chrono::{DateTime, Utc};
-use handlebars::Handlebars;
+use handlebars::{Context, Handlebars};
 use serde_json::Value;
 
 use super::Rendered;
@@ -156,11 +156,11 @@ impl Renderer {
         let target = Target::of(&channel.kind);
         let ctx = NotificationContext::new(item, channel, now, self.console_url.as_deref());
         if !target.is_json() {
-            return self.render_email(target, &channel.template, &ctx.with_shown(ctx.listed()));
+            return self.render_email(target, &channel.template, ctx.with_shown(ctx.listed()));
         }
         let (_, file, flavor) = target.files(&channel.template).remove(0);
         let v = fit::fit(target, ctx.listed(), |shown| {
-            self.render_json(flavor, &file, &ctx.with_shown(shown))
+            self.render_json(flavor, &file, ctx.with_shown(shown))
         })?;
         Ok(Rendered::Json(v))
     }
@@ -175,11 +175,16 @@ impl Renderer {
             return Err(RenderError("no [digest] template was loaded".into()));
         };
         let ctx = digest.to_json(now, self.console_url.as_deref());
-        self.render_email(Target::Digest, name, &ctx)
+        self.render_email(Target::Digest, name, ctx)
     }
 
     /// Render one template file with `ctx` as text.
-    fn render_text(&self, flavor: Flavor, file: &str, ctx: &Value) -> Result<String, RenderError> {
+    fn render_text(
+        &self,
+        flavor: Flavor,
+        file: &str,
+        ctx: &Context,
+    ) -> Result<String, RenderError> {
         let hb = &self.registries[&flavor];
         if !hb.has_template(file) {
             return Err(RenderError(format!(
@@ -187,7 +192,7 @@ impl Renderer {
                 self.origin.display(file)
             )));
         }
-        hb.render(file, ctx).map_err(|e| {
+        hb.render_with_context(file, ctx).map_err(|e| {
             let at = match (e.line_no, e.column_no) {
                 (Some(l), Some(c)) => format!(":{l}:{c}"),
                 _ => String::new(),
@@ -201,8 +206,9 @@ impl Renderer {
         })
     }
 
-    fn render_json(&self, flavor: Flavor, file: &str, ctx: &Value) -> Result<Value, RenderError> {
-        let out = self.render_text(flavor, file, ctx)?;
+    fn render_json(&self, flavor: Flavor, file: &str, ctx: Value) -> Result<Value, RenderError> {
+        // Context::from takes the value as it is; render() would copy it once more.
+        let out = self.render_text(flavor, file, &Context::from(ctx))?;
         serde_json::from_str(&out).map_err(|e| {
             RenderError(format!(
                 "{}: the output is not JSON: {e} of the output, near: {}",
@@ -216,11 +222,12 @@ impl Renderer {
         &self,
         target: Target,
         name: &str,
-        ctx: &Value,
+        ctx: Value,
     ) -> Result<Rendered, RenderError> {
+        let ctx = Context::from(ctx);
         let (mut subject, mut text, mut html) = (String::new(), String::new(), String::new());
         for (part, file, flavor) in target.files(name) {
-            let out = self.render_text(flavor, &file, ctx)?;
+            let out = self.render_text(flavor, &file, &ctx)?;
             match part {
                 Part::Subject => subject = one_line(&out),
                 Part::Text => text = out,
