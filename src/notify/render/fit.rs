@@ -248,6 +248,24 @@ mod tests {
     }
 
     #[test]
+    fn a_template_packing_alerts_into_few_blocks_shows_more_than_the_first_guess() {
+        // Five alerts per block: 48 blocks hold 240 alerts.
+        let packed = |k: usize| blocks(k.div_ceil(5));
+        let mut renders = Vec::new();
+        let v = fit::<()>(Target::Slack, 200, |k| {
+            renders.push(k);
+            Ok(json!({"shown": k, "blocks": packed(k)["blocks"]}))
+        })
+        .unwrap();
+        assert_eq!(v["shown"], 200, "{renders:?}");
+        let v = fit::<()>(Target::Slack, 400, |k| {
+            Ok(json!({"shown": k, "blocks": packed(k)["blocks"]}))
+        })
+        .unwrap();
+        assert_eq!(v["shown"], 240);
+    }
+
+    #[test]
     fn a_message_that_fits_is_rendered_once() {
         let mut n = 0;
         fit::<()>(Target::Slack, 10, |k| {
