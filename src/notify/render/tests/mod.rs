@@ -93,3 +93,9 @@ pub(super) fn email_of(r: Rendered) -> (String, String, String) {
         other => panic!("not an email: {other:?}"),
     }
 }
+
+#[test]
+fn a_renderer_can_be_shared_by_delivery_tasks() {
+    fn shareable<T: Send + Sync + 'static>() {}
+    shareable::<Renderer>();
+}
