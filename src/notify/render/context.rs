@@ -32,24 +32,25 @@ fn opt_text(s: Option<&str>) -> Value {
     s.map_or(Value::Null, text)
 }
 
-/// The parts of a notification context that do not change while fitting: everything
-/// but `alerts`, `shown` and `more`.
-pub struct NotificationContext {
+/// The parts of a notification context that do not change while fitting (everything
+/// but `alerts`, `shown` and `more`), and the alerts' entries, built as they are first
+/// shown: a Slack message lists 45 of a group's 200.
+pub struct NotificationContext<'a> {
     base: serde_json::Map<String, Value>,
+    item: &'a OutboxItem,
+    now: DateTime<Utc>,
     alerts: Vec<Value>,
-    count: usize,
 }
 
-impl NotificationContext {
-    /// Build the context of `item` for `channel` at `now`. `console_url` is the
-    /// Acronis console when known (the configured datacenter).
+impl<'a> NotificationContext<'a> {
+    /// The context of `item` for `channel` at `now`. `console_url` is the Acronis
+    /// console when known (the configured datacenter).
     pub fn new(
-        item: &OutboxItem,
+        item: &'a OutboxItem,
         channel: &ChannelConfig,
         now: DateTime<Utc>,
         console_url: Option<&str>,
-    ) -> NotificationContext {
-        let alerts: Vec<Value> = item.alerts.iter().map(|a| alert(a, now)).collect();
+    ) -> NotificationContext<'a> {
         let repeat = !item.alerts.is_empty() && item.alerts.iter().all(|a| a.repeat);
         let base = json!({
             "status": item.status.as_str(),
@@ -69,23 +70,27 @@ impl NotificationContext {
         };
         NotificationContext {
             base,
-            count: item.count(),
-            alerts,
+            item,
+            now,
+            alerts: Vec::new(),
         }
     }
 
     /// Alerts the item lists (at most this many can be shown).
     pub fn listed(&self) -> usize {
-        self.alerts.len()
+        self.item.alerts.len()
     }
 
     /// The context with the first `shown` alerts listed and the rest counted in `more`.
-    pub fn with_shown(&self, shown: usize) -> Value {
-        let shown = shown.min(self.alerts.len());
+    pub fn with_shown(&mut self, shown: usize) -> Value {
+        let shown = shown.min(self.listed());
+        for a in &self.item.alerts[self.alerts.len().min(shown)..shown] {
+            self.alerts.push(alert(a, self.now));
+        }
         let mut ctx = self.base.clone();
         ctx.insert("alerts".into(), Value::Array(self.alerts[..shown].to_vec()));
         ctx.insert("shown".into(), shown.into());
-        ctx.insert("more".into(), (self.count - shown).into());
+        ctx.insert("more".into(), (self.item.count() - shown).into());
         Value::Object(ctx)
     }
 }

@@ -33,11 +33,6 @@ impl Flavor {
             Flavor::Txt => handlebars::no_escape,
         }
     }
-
-    /// Whether the output is a JSON document.
-    pub fn is_json(self) -> bool {
-        matches!(self, Flavor::Json | Flavor::SlackJson)
-    }
 }
 
 /// `s` as the inside of a JSON string literal (no surrounding quotes).

@@ -34,7 +34,7 @@ use crate::alerts::OutboxItem;
 use crate::config::{ChannelConfig, Config};
 pub use context::{NotificationContext, rfc3339};
 pub use digest::{Changes, DigestContext, DigestMachine, DigestProblem, Totals};
-pub use escape::Flavor;
+use escape::Flavor;
 pub use fit::{PAGERDUTY_MAX_SUMMARY, SLACK_MAX_BLOCKS, SLACK_MAX_TEXT, TEAMS_MAX_BODY};
 use source::{Origin, Part, Target};
 
@@ -154,12 +154,13 @@ impl Renderer {
         now: DateTime<Utc>,
     ) -> Result<Rendered, RenderError> {
         let target = Target::of(&channel.kind);
-        let ctx = NotificationContext::new(item, channel, now, self.console_url.as_deref());
+        let mut ctx = NotificationContext::new(item, channel, now, self.console_url.as_deref());
         if !target.is_json() {
             return self.render_email(target, &channel.template, ctx.with_shown(ctx.listed()));
         }
         let (_, file, flavor) = target.files(&channel.template).remove(0);
-        let v = fit::fit(target, ctx.listed(), |shown| {
+        let listed = ctx.listed();
+        let v = fit::fit(target, listed, |shown| {
             self.render_json(flavor, &file, ctx.with_shown(shown))
         })?;
         Ok(Rendered::Json(v))
