@@ -9,7 +9,7 @@ use super::digest::{Changes, DigestContext, DigestMachine, DigestProblem, Totals
 use crate::alerts::{
     AlertSnapshot, NotifyStatus, OutboxItem, PolicySnapshot, ResourceRef, RuleInfo, TenantRef,
 };
-use crate::rules::Severity;
+use crate::rules::{Condition, Rule, Severity};
 
 /// The instant samples are rendered at: Monday 2 March 2026, 09:30 UTC.
 pub fn now() -> DateTime<Utc> {
@@ -184,6 +184,28 @@ pub fn items(now: DateTime<Utc>) -> Vec<OutboxItem> {
         ),
         repeat,
     ]
+}
+
+/// What `preview --rule` shows for `rule`: it firing (three machines when it groups,
+/// one when not), and resolving when it notifies that.
+pub fn for_rule(rule: &Rule, now: DateTime<Utc>) -> Vec<OutboxItem> {
+    let info = RuleInfo {
+        name: rule.name.clone(),
+        description: rule.description.clone(),
+        severity: rule.severity,
+    };
+    let policy = match &rule.condition {
+        Condition::Status(_) => None,
+        Condition::Stale { policy, .. } | Condition::Overdue { policy, .. } => {
+            Some(policy.as_str())
+        }
+    };
+    let n = if rule.group_window.is_zero() { 1 } else { 3 };
+    let mut out = vec![item(info.clone(), policy, NotifyStatus::Firing, n, n, now)];
+    if rule.resolve {
+        out.push(item(info, policy, NotifyStatus::Resolved, 1, 1, now));
+    }
+    out
 }
 
 /// A sample digest of one tenant.

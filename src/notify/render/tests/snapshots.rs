@@ -146,3 +146,45 @@ fn digest_snapshot() {
         format!("Subject: {subject}\n\n{text}\n=====\n{html}")
     );
 }
+
+#[test]
+fn preview_samples_follow_the_rule() {
+    let rules = crate::rules::parse(
+        std::path::Path::new("rules/x.toml"),
+        r#"
+[[rule]]
+name = "backup-stale"
+severity = "warning"
+notify = ["noc-slack"]
+when.policy = "policy.backup.machine"
+when.last_success_older_than = "26h"
+group_window = "30s"
+resolve = true
+
+[[rule]]
+name = "machine-critical"
+severity = "critical"
+notify = ["oncall"]
+when.status = ["critical"]
+"#,
+        &config(),
+    )
+    .unwrap_or_else(|e| panic!("{e}"));
+    let mut rules = rules.iter();
+    let stale = sample::for_rule(rules.next().unwrap(), sample::now());
+    assert_eq!(stale.len(), 2);
+    assert_eq!(
+        (stale[0].alerts.len(), stale[1].status),
+        (3, NotifyStatus::Resolved)
+    );
+    assert!(stale[0].alerts.iter().all(|a| a.policy.is_some()));
+    let critical = sample::for_rule(rules.next().unwrap(), sample::now());
+    assert_eq!(critical.len(), 1);
+    assert_eq!(critical[0].alerts.len(), 1);
+    assert!(critical[0].alerts[0].policy.is_none());
+    let r = shipped();
+    for item in stale.iter().chain(&critical) {
+        r.render(&channel("noc-slack"), item, sample::now())
+            .unwrap();
+    }
+}
