@@ -1,14 +1,45 @@
-//! Templates -> [`Rendered`] messages. (Stub: being written.)
+//! Templates -> [`Rendered`] messages, fitted to each channel's limits.
+//!
+//! The render stage of the pipeline: it turns an outbox item into what one channel
+//! receives, and does no I/O after loading (templates are read and checked once, by
+//! [`Renderer::load`], which `check` and the worker call before anything is sent).
+//!
+//! A template `NAME` is a set of files `NAME.<part>.<format>.hbs` / `NAME.<format>.hbs`
+//! (`source.rs`); the format decides the escaping (`escape.rs`), so each format has its
+//! own handlebars registry, all in strict mode and with the same helpers
+//! (`helpers.rs`). The context is SPEC §5's (`context.rs`, `digest.rs`); JSON outputs
+//! are parsed and fitted to the channel (`fit.rs`). docs/templates.md is the user's
+//! side of this.
 
+mod context;
+mod digest;
+mod escape;
+mod fit;
+mod helpers;
+pub mod sample;
+mod source;
+
+#[cfg(test)]
+mod tests;
+
+use std::collections::BTreeMap;
 use std::path::Path;
 
 use chrono::{DateTime, Utc};
+use handlebars::{Context, Handlebars};
+use serde_json::Value;
 
 use super::Rendered;
 use crate::alerts::OutboxItem;
 use crate::config::{ChannelConfig, Config};
+pub use context::{NotificationContext, rfc3339};
+pub use digest::{Changes, DigestContext, DigestMachine, DigestProblem, Totals};
+use escape::Flavor;
+pub use fit::{PAGERDUTY_MAX_SUMMARY, SLACK_MAX_BLOCKS, SLACK_MAX_TEXT, TEAMS_MAX_BODY};
+use source::{Origin, Part, Target};
 
-/// A template that does not compile or does not render with sample data.
+/// A template that is missing, does not compile or does not render with sample data;
+/// the message starts with `file:line:col:` when a place is known.
 #[derive(Debug, thiserror::Error)]
 #[error("{0}")]
 pub struct TemplateError(pub String);
@@ -18,21 +49,101 @@ pub struct TemplateError(pub String);
 #[error("{0}")]
 pub struct RenderError(pub String);
 
+/// Longest email subject, in characters (one line, whatever the template made of it).
+const MAX_SUBJECT_CHARS: usize = 200;
+
 /// The compiled templates.
-pub struct Renderer {}
+pub struct Renderer {
+    registries: BTreeMap<Flavor, Handlebars<'static>>,
+    origin: Origin,
+    console_url: Option<String>,
+    digest: Option<String>,
+}
+
+impl std::fmt::Debug for Renderer {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let names: Vec<(&Flavor, Vec<&String>)> = self
+            .registries
+            .iter()
+            .map(|(f, hb)| (f, hb.get_templates().keys().collect()))
+            .collect();
+        f.debug_struct("Renderer")
+            .field("origin", &self.origin)
+            .field("templates", &names)
+            .finish()
+    }
+}
 
 impl Renderer {
     /// Compile every template in `dir` that `config`'s channels and digest use, and
     /// render each with sample data (JSON outputs must parse).
     pub fn load(dir: &Path, config: &Config) -> Result<Renderer, TemplateError> {
-        let _ = (dir, config);
-        Ok(Renderer {})
+        Renderer::build(Origin::Dir(dir.to_path_buf()), config)
     }
 
     /// The shipped templates, built into the binary (for `demo`).
     pub fn shipped(config: &Config) -> Result<Renderer, TemplateError> {
-        let _ = config;
-        Ok(Renderer {})
+        Renderer::build(Origin::Shipped, config)
+    }
+
+    fn build(origin: Origin, config: &Config) -> Result<Renderer, TemplateError> {
+        let mut r = Renderer {
+            registries: Flavor::ALL.iter().map(|f| (*f, registry(*f))).collect(),
+            origin,
+            console_url: console_url(config),
+            digest: config.digest.as_ref().map(|d| d.template.clone()),
+        };
+        for ch in &config.channels {
+            let why = format!("channel {:?} uses template {:?}", ch.name, ch.template);
+            r.compile(Target::of(&ch.kind), &ch.template, &why)?;
+        }
+        if let Some(name) = r.digest.clone() {
+            r.compile(Target::Digest, &name, "[digest] uses it")?;
+        }
+        r.check(config)?;
+        Ok(r)
+    }
+
+    /// Compile the files of template `name` not compiled yet.
+    fn compile(&mut self, target: Target, name: &str, why: &str) -> Result<(), TemplateError> {
+        for (_, file, flavor) in target.files(name) {
+            let hb = self
+                .registries
+                .get_mut(&flavor)
+                .expect("a registry per flavor");
+            if hb.has_template(&file) {
+                continue;
+            }
+            let shown = self.origin.display(&file);
+            let text = match self.origin.read(&file) {
+                Ok(Some(text)) => text,
+                Ok(None) => {
+                    return Err(TemplateError(format!("{shown}: no such template ({why})")));
+                }
+                Err(e) => return Err(TemplateError(format!("{shown}: cannot read: {e}"))),
+            };
+            hb.register_template_string(&file, text).map_err(|e| {
+                let at = e.pos().map_or(String::new(), |(l, c)| format!(":{l}:{c}"));
+                TemplateError(format!("{shown}{at}: {}", syntax_reason(e.reason())))
+            })?;
+        }
+        Ok(())
+    }
+
+    /// Render every loaded template with the sample data, as `check` promises.
+    fn check(&self, config: &Config) -> Result<(), TemplateError> {
+        let now = sample::now();
+        for ch in &config.channels {
+            for item in sample::items(now) {
+                self.render(ch, &item, now)
+                    .map_err(|e| TemplateError(format!("{e} (rendering sample data)")))?;
+            }
+        }
+        if self.digest.is_some() {
+            self.render_digest(&sample::digest(now), now)
+                .map_err(|e| TemplateError(format!("{e} (rendering sample data)")))?;
+        }
+        Ok(())
     }
 
     /// Render `item` for `channel` at `now`, fitted to the channel's limits.
@@ -42,7 +153,149 @@ impl Renderer {
         item: &OutboxItem,
         now: DateTime<Utc>,
     ) -> Result<Rendered, RenderError> {
-        let _ = (channel, item, now);
-        Err(RenderError("rendering is not implemented yet".into()))
+        let target = Target::of(&channel.kind);
+        let mut ctx = NotificationContext::new(item, channel, now, self.console_url.as_deref());
+        if !target.is_json() {
+            return self.render_email(target, &channel.template, ctx.with_shown(ctx.listed()));
+        }
+        let (_, file, flavor) = target.files(&channel.template).remove(0);
+        let listed = ctx.listed();
+        let v = fit::fit(target, listed, |shown| {
+            self.render_json(flavor, &file, ctx.with_shown(shown))
+        })?;
+        Ok(Rendered::Json(v))
     }
+
+    /// Render a tenant's digest with the `[digest]` template set.
+    pub fn render_digest(
+        &self,
+        digest: &DigestContext,
+        now: DateTime<Utc>,
+    ) -> Result<Rendered, RenderError> {
+        let Some(name) = &self.digest else {
+            return Err(RenderError("no [digest] template was loaded".into()));
+        };
+        let ctx = digest.to_json(now, self.console_url.as_deref());
+        self.render_email(Target::Digest, name, ctx)
+    }
+
+    /// Render one template file with `ctx` as text.
+    fn render_text(
+        &self,
+        flavor: Flavor,
+        file: &str,
+        ctx: &Context,
+    ) -> Result<String, RenderError> {
+        let hb = &self.registries[&flavor];
+        if !hb.has_template(file) {
+            return Err(RenderError(format!(
+                "{}: not loaded (was its channel in the config the renderer was loaded with?)",
+                self.origin.display(file)
+            )));
+        }
+        hb.render_with_context(file, ctx).map_err(|e| {
+            let at = match (e.line_no, e.column_no) {
+                (Some(l), Some(c)) => format!(":{l}:{c}"),
+                _ => String::new(),
+            };
+            let name = e.template_name.as_deref().unwrap_or(file);
+            RenderError(format!(
+                "{}{at}: {}",
+                self.origin.display(name),
+                render_reason(e.reason())
+            ))
+        })
+    }
+
+    fn render_json(&self, flavor: Flavor, file: &str, ctx: Value) -> Result<Value, RenderError> {
+        // Context::from takes the value as it is; render() would copy it once more.
+        let out = self.render_text(flavor, file, &Context::from(ctx))?;
+        serde_json::from_str(&out).map_err(|e| {
+            RenderError(format!(
+                "{}: the output is not JSON: {e} of the output, near: {}",
+                self.origin.display(file),
+                near(&out, e.line(), e.column())
+            ))
+        })
+    }
+
+    fn render_email(
+        &self,
+        target: Target,
+        name: &str,
+        ctx: Value,
+    ) -> Result<Rendered, RenderError> {
+        let ctx = Context::from(ctx);
+        let (mut subject, mut text, mut html) = (String::new(), String::new(), String::new());
+        for (part, file, flavor) in target.files(name) {
+            let out = self.render_text(flavor, &file, &ctx)?;
+            match part {
+                Part::Subject => subject = one_line(&out),
+                Part::Text => text = out,
+                Part::Html => html = out,
+                Part::Body => {}
+            }
+        }
+        Ok(Rendered::Email {
+            subject,
+            text,
+            html,
+        })
+    }
+}
+
+/// A registry for one format: strict, with its escaping and every helper.
+fn registry(flavor: Flavor) -> Handlebars<'static> {
+    let mut hb = Handlebars::new();
+    hb.set_strict_mode(true);
+    hb.register_escape_fn(flavor.escape_fn());
+    helpers::register(&mut hb);
+    hb
+}
+
+/// Handlebars' compile errors, said for a template author.
+fn syntax_reason(reason: &handlebars::TemplateErrorReason) -> String {
+    match reason {
+        // pest lists every token it could have taken: not helpful to a person.
+        handlebars::TemplateErrorReason::InvalidSyntax(_) => {
+            "invalid handlebars syntax (a {{#block}} left open, or a {{ not closed?)".into()
+        }
+        other => other.to_string(),
+    }
+}
+
+/// Handlebars' render errors, said for a template author.
+fn render_reason(reason: &handlebars::RenderErrorReason) -> String {
+    use handlebars::RenderErrorReason as R;
+    match reason {
+        R::MissingVariable(Some(path)) => format!(
+            "the context has no field {path:?} (strict mode: docs/templates.md lists the fields)"
+        ),
+        R::MissingVariable(None) => "a value the context lacks (strict mode)".into(),
+        R::HelperNotFound(name) => format!("no helper named {name:?}"),
+        other => other.to_string(),
+    }
+}
+
+/// The Acronis console: the datacenter's web root.
+fn console_url(config: &Config) -> Option<String> {
+    let url = &config.acronis.datacenter_url;
+    matches!(url.scheme(), "http" | "https")
+        .then(|| format!("{}/", url.origin().ascii_serialization()))
+}
+
+/// A subject is one line: whitespace (newlines from a template or a value) collapsed.
+fn one_line(s: &str) -> String {
+    let line = s.split_whitespace().collect::<Vec<_>>().join(" ");
+    escape::truncate_chars(&line, MAX_SUBJECT_CHARS)
+}
+
+/// The text around `line`:`column` of `out`, for a JSON error message.
+fn near(out: &str, line: usize, column: usize) -> String {
+    let text = out.lines().nth(line.saturating_sub(1)).unwrap_or("");
+    let chars: Vec<char> = text.chars().collect();
+    let at = column.saturating_sub(1).min(chars.len());
+    let from = at.saturating_sub(40);
+    let to = (at + 40).min(chars.len());
+    format!("{:?}", chars[from..to].iter().collect::<String>())
 }

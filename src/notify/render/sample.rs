@@ -1,0 +1,290 @@
+//! Made-up notifications and a digest, for `check` (every template is rendered with
+//! these before the worker starts), `preview` and the snapshot tests. Between them
+//! they take every branch the shipped templates have: single and grouped, firing,
+//! repeated and resolved, with and without a policy, listed and only counted alerts.
+
+use chrono::{DateTime, Duration, TimeZone, Utc};
+
+use super::digest::{Changes, DigestContext, DigestMachine, DigestProblem, Totals};
+use crate::alerts::{
+    AlertSnapshot, NotifyStatus, OutboxItem, PolicySnapshot, ResourceRef, RuleInfo, TenantRef,
+};
+use crate::rules::{Condition, Rule, Severity};
+
+/// The instant samples are rendered at: Monday 2 March 2026, 09:30 UTC.
+pub fn now() -> DateTime<Utc> {
+    Utc.with_ymd_and_hms(2026, 3, 2, 9, 30, 0)
+        .single()
+        .expect("a valid fixed date")
+}
+
+const MACHINES: [&str; 6] = [
+    "SQL-01",
+    "FS-02",
+    "DC-01",
+    "WS-ACCT-07",
+    "EXCH-01",
+    "WEB-03",
+];
+const TENANTS: [(&str, &str); 3] = [
+    ("3b6f0c2e-9d1a-4c57-8f2e-1a2b3c4d5e6f", "Contoso"),
+    ("1047", "Fabrikam"),
+    ("7f0e8d9c-aaaa-4bbb-8ccc-0123456789ab", "Northwind Traders"),
+];
+
+/// A rule as samples use it.
+pub fn rule(name: &str, severity: Severity) -> RuleInfo {
+    RuleInfo {
+        name: name.into(),
+        description: "A protected machine is in critical state".into(),
+        severity,
+    }
+}
+
+/// Alert `i` of a sample: a machine of one of three tenants, fired `i * 47 + 12`
+/// minutes before [`now`]; with a policy snapshot when `policy` names one.
+pub fn alert(
+    rule: &RuleInfo,
+    i: usize,
+    policy: Option<&str>,
+    status: NotifyStatus,
+    now: DateTime<Utc>,
+) -> AlertSnapshot {
+    let name = format!(
+        "{}{}",
+        MACHINES[i % MACHINES.len()],
+        if i < MACHINES.len() {
+            String::new()
+        } else {
+            format!("-{}", i / MACHINES.len())
+        }
+    );
+    let (tenant_id, tenant_name) = TENANTS[i % TENANTS.len()];
+    let fired_at = now - Duration::minutes(12 + 47 * i as i64);
+    let resolved = status == NotifyStatus::Resolved;
+    let policy = policy.map(|kind| PolicySnapshot {
+        kind: kind.into(),
+        last_run: Some(now - Duration::hours(7)),
+        last_success_run: Some(now - Duration::hours(31)),
+        next_run: Some(now + Duration::hours(17)),
+    });
+    let summary = match (&policy, resolved) {
+        (Some(_), false) => format!("{name}: backup last succeeded 1d 7h ago"),
+        (Some(_), true) => format!("{name}: backup succeeded again"),
+        (None, false) => format!("{name} is {} (was ok)", rule.severity.as_str()),
+        (None, true) => format!("{name} is ok again (was {})", rule.severity.as_str()),
+    };
+    AlertSnapshot {
+        key: format!(
+            "{}/{tenant_id}/{:08x}-0000-4000-8000-{i:012x}",
+            rule.name,
+            i + 1
+        ),
+        status: status.as_str().into(),
+        severity: rule.severity,
+        fired_at,
+        resolved_at: resolved.then_some(now - Duration::minutes(2)),
+        tenant: TenantRef {
+            id: tenant_id.into(),
+            name: tenant_name.into(),
+        },
+        resource: ResourceRef {
+            id: format!("{:08x}-0000-4000-8000-{i:012x}", i + 1),
+            name,
+            kind: "resource.machine".into(),
+            agent_id: (i % 2 == 0).then(|| format!("agent-{:04}", 1000 + i)),
+        },
+        aggregate_status: if resolved {
+            "ok"
+        } else {
+            rule.severity.as_str()
+        }
+        .into(),
+        previous_status: Some(
+            if resolved {
+                rule.severity.as_str()
+            } else {
+                "ok"
+            }
+            .into(),
+        ),
+        policy,
+        summary,
+        repeat: false,
+    }
+}
+
+/// An outbox item of `count` sample alerts, `listed` of them in full and the rest
+/// only counted (`more`).
+pub fn item(
+    rule: RuleInfo,
+    policy: Option<&str>,
+    status: NotifyStatus,
+    count: usize,
+    listed: usize,
+    now: DateTime<Utc>,
+) -> OutboxItem {
+    let listed = listed.min(count);
+    OutboxItem {
+        id: 1,
+        channel: "sample".into(),
+        alerts: (0..listed)
+            .map(|i| alert(&rule, i, policy, status, now))
+            .collect(),
+        more: count - listed,
+        rule,
+        status,
+        created_at: now,
+        open_until: None,
+        attempts: 0,
+        next_attempt_at: now,
+        last_error: None,
+    }
+}
+
+/// What `check` renders every notification template with.
+pub fn items(now: DateTime<Utc>) -> Vec<OutboxItem> {
+    let critical = rule("machine-critical", Severity::Critical);
+    let stale = RuleInfo {
+        name: "backup-stale".into(),
+        description: "No successful backup for more than 26 hours".into(),
+        severity: Severity::Warning,
+    };
+    let mut grouped = item(critical.clone(), None, NotifyStatus::Firing, 3, 3, now);
+    grouped.alerts[1].policy = Some(PolicySnapshot {
+        kind: "policy.backup.machine".into(),
+        last_run: None,
+        last_success_run: None,
+        next_run: None,
+    });
+    grouped.alerts[2].repeat = true;
+    grouped.alerts[2].previous_status = None;
+    grouped.alerts[2].resource.agent_id = None;
+    let mut repeat = item(critical.clone(), None, NotifyStatus::Firing, 1, 1, now);
+    repeat.alerts[0].repeat = true;
+    vec![
+        item(critical.clone(), None, NotifyStatus::Firing, 1, 1, now),
+        grouped,
+        item(critical, None, NotifyStatus::Resolved, 2, 2, now),
+        item(
+            stale.clone(),
+            Some("policy.backup.machine"),
+            NotifyStatus::Firing,
+            7,
+            2,
+            now,
+        ),
+        item(
+            stale,
+            Some("policy.backup.machine"),
+            NotifyStatus::Resolved,
+            1,
+            1,
+            now,
+        ),
+        repeat,
+    ]
+}
+
+/// What `preview --rule` shows for `rule`: it firing (three machines when it groups,
+/// one when not), and resolving when it notifies that.
+pub fn for_rule(rule: &Rule, now: DateTime<Utc>) -> Vec<OutboxItem> {
+    let info = RuleInfo {
+        name: rule.name.clone(),
+        description: rule.description.clone(),
+        severity: rule.severity,
+    };
+    let policy = match &rule.condition {
+        Condition::Status(_) => None,
+        Condition::Stale { policy, .. } | Condition::Overdue { policy, .. } => {
+            Some(policy.as_str())
+        }
+    };
+    let n = if rule.group_window.is_zero() { 1 } else { 3 };
+    let mut out = vec![item(info.clone(), policy, NotifyStatus::Firing, n, n, now)];
+    if rule.resolve {
+        out.push(item(info, policy, NotifyStatus::Resolved, 1, 1, now));
+    }
+    out
+}
+
+/// A sample digest of one tenant.
+pub fn digest(now: DateTime<Utc>) -> DigestContext {
+    let critical = rule("machine-critical", Severity::Critical);
+    let stale = RuleInfo {
+        name: "backup-stale".into(),
+        description: "No successful backup for more than 26 hours".into(),
+        severity: Severity::Warning,
+    };
+    let statuses = [
+        "ok",
+        "ok",
+        "critical",
+        "warning",
+        "ok",
+        "no_policies_applied",
+    ];
+    let machines = MACHINES
+        .iter()
+        .zip(statuses)
+        .enumerate()
+        .map(|(i, (name, status))| DigestMachine {
+            id: format!("{:08x}-0000-4000-8000-{i:012x}", i + 1),
+            name: (*name).into(),
+            kind: "resource.machine".into(),
+            status: status.into(),
+            last_success_run: (status != "no_policies_applied")
+                .then(|| now - Duration::hours(3 + 9 * i as i64)),
+        })
+        .collect();
+    let mut problems = vec![
+        DigestProblem {
+            alert: alert(&critical, 2, None, NotifyStatus::Firing, now),
+            rule: critical,
+        },
+        DigestProblem {
+            alert: alert(
+                &stale,
+                3,
+                Some("policy.backup.machine"),
+                NotifyStatus::Firing,
+                now,
+            ),
+            rule: stale,
+        },
+    ];
+    for p in &mut problems {
+        p.alert.tenant = TenantRef {
+            id: TENANTS[0].0.into(),
+            name: TENANTS[0].1.into(),
+        };
+    }
+    DigestContext {
+        tenant: TenantRef {
+            id: TENANTS[0].0.into(),
+            name: TENANTS[0].1.into(),
+        },
+        from: now - Duration::days(7),
+        to: now,
+        timezone: "Europe/Berlin".into(),
+        totals: Totals {
+            machines: 6,
+            ok: 3,
+            warning: 1,
+            error: 0,
+            critical: 1,
+            interaction_required: 0,
+            not_protected: 1,
+            other: 0,
+        },
+        machines,
+        problems,
+        changes: Changes {
+            first: false,
+            new_problems: 1,
+            resolved_problems: 2,
+            machines_added: 1,
+            machines_removed: 0,
+        },
+    }
+}
