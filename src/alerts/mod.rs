@@ -26,7 +26,7 @@ pub use notification::{
     RuleInfo, TenantRef,
 };
 pub use plan::{EvalContext, LiveAlert, Notification, ResourcePlan, Watch, human_duration, plan};
-pub use sample::{sample_item, test_item};
+pub use sample::test_item;
 pub use silence::{Silenced, Silences};
 
 use crate::rules::Severity;

@@ -1,5 +1,6 @@
-//! `check`: validate the config and every rule file (templates join when they arrive).
-//! Loading them is the validation; this prints what was found.
+//! `check`: validate the config, every rule file and every template the channels use
+//! (compiled, then rendered with sample data; JSON outputs must parse). Loading them
+//! is the validation; this prints what was found.
 
 use crate::config::Config;
 use crate::rules::RuleSet;
@@ -41,5 +42,13 @@ pub fn run(cfg: &Config, rules: &RuleSet) -> Exit {
             }
         );
     }
+    println!(
+        "{}: ok (every template the channels use compiles and renders sample data)",
+        if cfg.templates_dir.exists() {
+            cfg.templates_dir.display().to_string()
+        } else {
+            "built-in templates".to_string()
+        }
+    );
     Exit::Ok
 }

@@ -1,9 +1,10 @@
 //! `preview --rule NAME [--channel NAME]`: what a channel would receive for a rule,
-//! rendered from made-up data (a firing and a resolved message). Sends nothing.
+//! rendered from made-up data (a firing message, and a resolved one if the rule
+//! notifies resolutions). Sends nothing.
 
-use crate::alerts::sample_item;
 use crate::cli::PreviewArgs;
 use crate::notify::Rendered;
+use crate::notify::render::sample;
 
 use super::{Exit, Loaded};
 
@@ -48,8 +49,8 @@ pub fn run(loaded: &Loaded, args: &PreviewArgs) -> Exit {
             );
             return Exit::Usage;
         };
-        for resolved in [false, true] {
-            let item = sample_item(rule, name, resolved, now);
+        for mut item in sample::for_rule(rule, now) {
+            item.channel = name.to_string();
             println!(
                 "── {} → {} ({}), {} ──",
                 rule.name,
