@@ -9,11 +9,17 @@
 //! an alert fires.
 
 pub mod channel;
+mod email;
+mod http;
+pub mod pagerduty;
 pub mod render;
+mod slack;
+mod teams;
+mod webhook;
 
 use std::time::Duration;
 
-pub use channel::Channel;
+pub use channel::{Channel, TlsRootsError};
 pub use render::{RenderError, Renderer, TemplateError};
 
 /// A message rendered for one channel, ready to send.
