@@ -81,8 +81,12 @@ impl Channel {
                 Sender::Teams(Teams::new(url.clone(), http))
             }
             ChannelKind::PagerDuty { routing_key, url } => {
+                // The events URL is no secret by itself, but a proxy in front of
+                // PagerDuty may carry a token in it: treated like a webhook URL.
+                let url = SecretUrl::new(url.clone());
+                url_secrets(&url, &mut secrets);
                 secrets.push(routing_key.clone());
-                Sender::PagerDuty(PagerDuty::new(routing_key.clone(), url.clone(), http))
+                Sender::PagerDuty(PagerDuty::new(routing_key.clone(), url, http))
             }
             ChannelKind::Email { smtp, from, to } => {
                 secrets.extend(smtp.password.iter().cloned());
@@ -115,6 +119,16 @@ impl Channel {
             })?;
         }
         Ok(self)
+    }
+
+    /// Limit each email send (connect, TLS, login, message, reply) to `timeout`
+    /// instead of 60 s; lettre bounds only the connect by itself. Other kinds ignore
+    /// it: their limit is the HTTP client's.
+    pub fn with_smtp_timeout(mut self, timeout: std::time::Duration) -> Channel {
+        if let Sender::Email(email) = &mut self.sender {
+            email.set_timeout(timeout);
+        }
+        self
     }
 
     /// The `type` as written in worker.toml.

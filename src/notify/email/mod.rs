@@ -2,8 +2,12 @@
 //! TLS, `smtp+plain://` is plaintext (a relay on loopback or a trusted network only).
 //!
 //! One pooled `AsyncSmtpTransport` per channel, built on the first send (building it
-//! starts the pool's task, which needs the runtime) and kept. TLS trusts the webpki
-//! roots; tests may swap in their own CA ([`Email::set_tls_roots`]). The reply decides
+//! starts the pool's task, which needs the runtime) and kept. A send has one overall
+//! time limit ([`SMTP_TIMEOUT`] unless set): lettre's own timeout covers only the TCP
+//! connect, so a server that stops answering would otherwise hold a send forever. A
+//! send cut off by that limit leaves its pooled connection mid-dialogue, so the whole
+//! pool is dropped and the next send starts afresh. TLS trusts the webpki roots; tests
+//! may swap in their own CA ([`Email::set_tls_roots`]). The reply decides
 //! the outcome: 250 is delivered, 4xx (transient) retryable, 5xx (permanent, also a
 //! refused login) a dead letter; connection, TLS and timeout failures are retryable,
 //! and a server that lacks what the URL demands (STARTTLS, a login mechanism) is
@@ -12,7 +16,7 @@
 
 mod message;
 
-use std::sync::OnceLock;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use lettre::message::Mailbox;
@@ -27,8 +31,8 @@ use super::{Delivered, Rendered, SendError};
 use crate::alerts::OutboxItem;
 use crate::config::{SmtpSecurity, SmtpUrl};
 
-/// How long one SMTP step (connect, TLS, each command) may take.
-pub const SMTP_TIMEOUT: Duration = Duration::from_secs(30);
+/// How long one send (connect, TLS, login, the message and its reply) may take.
+pub const SMTP_TIMEOUT: Duration = Duration::from_secs(60);
 
 type Transport = AsyncSmtpTransport<Tokio1Executor>;
 
@@ -39,8 +43,10 @@ pub(crate) struct Email {
     to: Vec<Mailbox>,
     /// PEM roots trusted instead of webpki's (tests).
     tls_roots: Option<Vec<u8>>,
-    /// Built on the first send; a setup failure is kept and reported on every send.
-    transport: OnceLock<Result<Transport, String>>,
+    /// The limit on one send.
+    timeout: Duration,
+    /// Built on the first send; dropped after a send that timed out.
+    transport: Mutex<Option<Arc<Transport>>>,
 }
 
 impl std::fmt::Debug for Email {
@@ -63,8 +69,15 @@ impl Email {
             from,
             to,
             tls_roots: None,
-            transport: OnceLock::new(),
+            timeout: SMTP_TIMEOUT,
+            transport: Mutex::new(None),
         }
+    }
+
+    /// Limit each send to `timeout` instead of [`SMTP_TIMEOUT`].
+    pub fn set_timeout(&mut self, timeout: Duration) {
+        self.timeout = timeout;
+        self.reset(None);
     }
 
     /// Trust the certificates in `pem` (and only them) for TLS. Checked here, so a bad
@@ -72,7 +85,7 @@ impl Email {
     pub fn set_tls_roots(&mut self, pem: &[u8]) -> Result<(), String> {
         Certificate::from_pem(pem).map_err(|e| format!("the TLS roots do not load: {e}"))?;
         self.tls_roots = Some(pem.to_vec());
-        self.transport = OnceLock::new();
+        self.reset(None);
         Ok(())
     }
 
@@ -107,16 +120,44 @@ impl Email {
             },
         )
         .map_err(|p| permanent(&p))?;
-        let transport = self
-            .transport
-            .get_or_init(|| self.build_transport())
-            .as_ref()
-            .map_err(|p| permanent(p))?;
-        match transport.send(message).await {
-            Ok(response) => Ok(Delivered {
+        let transport = self.transport().map_err(|p| permanent(&p))?;
+        match tokio::time::timeout(self.timeout, transport.send(message)).await {
+            Ok(Ok(response)) => Ok(Delivered {
                 detail: reply_text(response.code(), response.message()),
             }),
-            Err(e) => Err(classify(who, &e)),
+            Ok(Err(e)) => Err(classify(who, &e)),
+            Err(_) => {
+                self.reset(Some(&transport));
+                Err(SendError::Retryable {
+                    retry_after: None,
+                    reason: format!(
+                        "{who}: timed out: no answer within {}s",
+                        self.timeout.as_secs_f64()
+                    ),
+                })
+            }
+        }
+    }
+
+    /// The pooled transport, built now if there is none. A build failure (TLS that
+    /// cannot be set up for the host) is not kept: it is cheap to find again.
+    fn transport(&self) -> Result<Arc<Transport>, String> {
+        let mut slot = self.transport.lock().expect("no panic while held");
+        if let Some(transport) = &*slot {
+            return Ok(transport.clone());
+        }
+        let transport = Arc::new(self.build_transport()?);
+        *slot = Some(transport.clone());
+        Ok(transport)
+    }
+
+    /// Drop the pool (only if it is still `used`, when given), so no send reuses a
+    /// connection left mid-dialogue.
+    fn reset(&self, used: Option<&Arc<Transport>>) {
+        let mut slot = self.transport.lock().expect("no panic while held");
+        let current = slot.as_ref();
+        if used.is_none_or(|used| current.is_some_and(|c| Arc::ptr_eq(c, used))) {
+            *slot = None;
         }
     }
 
@@ -125,7 +166,7 @@ impl Email {
         let mut builder =
             AsyncSmtpTransport::<Tokio1Executor>::builder_dangerous(smtp.host.as_str())
                 .port(smtp.port)
-                .timeout(Some(SMTP_TIMEOUT));
+                .timeout(Some(self.timeout));
         builder = match smtp.security {
             SmtpSecurity::Plain => builder.tls(Tls::None),
             SmtpSecurity::StartTls => builder.tls(Tls::Required(self.tls_parameters()?)),

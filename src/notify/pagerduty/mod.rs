@@ -15,20 +15,29 @@ use secrecy::{ExposeSecret, SecretString};
 use super::http::{self, Accept, Who};
 use super::{Delivered, Rendered, SendError};
 use crate::alerts::OutboxItem;
+use crate::config::SecretUrl;
 
 /// Statuses that mean PagerDuty took the event.
 pub(crate) const SUCCESS: Accept = Accept::Codes(&[202]);
 
 /// One PagerDuty service (routing key).
-#[derive(Debug)]
 pub(crate) struct PagerDuty {
     routing_key: SecretString,
-    url: reqwest::Url,
+    url: SecretUrl,
     http: reqwest::Client,
 }
 
+impl std::fmt::Debug for PagerDuty {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("PagerDuty")
+            .field("routing_key", &self.routing_key)
+            .field("url", &self.url)
+            .finish_non_exhaustive()
+    }
+}
+
 impl PagerDuty {
-    pub fn new(routing_key: SecretString, url: reqwest::Url, http: reqwest::Client) -> PagerDuty {
+    pub fn new(routing_key: SecretString, url: SecretUrl, http: reqwest::Client) -> PagerDuty {
         PagerDuty {
             routing_key,
             url,
@@ -50,7 +59,14 @@ impl PagerDuty {
                     reason: format!("{who}: {problem}"),
                 }
             })?;
-        let answer = http::post_json(who, &self.http, &self.url, &HeaderMap::new(), &event).await?;
+        let answer = http::post_json(
+            who,
+            &self.http,
+            self.url.expose(),
+            &HeaderMap::new(),
+            &event,
+        )
+        .await?;
         http::classify(who, &answer, SUCCESS)
     }
 }

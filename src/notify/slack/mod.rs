@@ -16,10 +16,17 @@ use crate::config::SecretUrl;
 pub(crate) const SUCCESS: Accept = Accept::Codes(&[200]);
 
 /// One Slack webhook.
-#[derive(Debug)]
 pub(crate) struct Slack {
     url: SecretUrl,
     http: reqwest::Client,
+}
+
+impl std::fmt::Debug for Slack {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Slack")
+            .field("url", &self.url)
+            .finish_non_exhaustive()
+    }
 }
 
 impl Slack {

@@ -18,10 +18,17 @@ use crate::config::SecretUrl;
 pub(crate) const SUCCESS: Accept = Accept::Codes(&[200, 202]);
 
 /// One Teams webhook.
-#[derive(Debug)]
 pub(crate) struct Teams {
     url: SecretUrl,
     http: reqwest::Client,
+}
+
+impl std::fmt::Debug for Teams {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Teams")
+            .field("url", &self.url)
+            .finish_non_exhaustive()
+    }
 }
 
 impl Teams {

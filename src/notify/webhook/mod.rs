@@ -30,7 +30,7 @@ impl std::fmt::Debug for Webhook {
         f.debug_struct("Webhook")
             .field("url", &self.url)
             .field("headers", &names)
-            .finish()
+            .finish_non_exhaustive()
     }
 }
 
