@@ -16,6 +16,8 @@ stdin (control):
   {"cmd": "fail", "code": 451, "count": 1}      answer `code` to the next `count` DATA
                                                  commands (the message is still reported,
                                                  with that code)
+  {"cmd": "stall", "seconds": 5, "count": 1}    wait that long before answering the next
+                                                 `count` DATA commands (then 250)
 
 Modes: --mode plain (no TLS), starttls (STARTTLS offered and required before MAIL),
 implicit (TLS from the first byte, like port 465). --auth USER:PASS requires and checks
@@ -54,18 +56,20 @@ def emit(obj):
 class Handler:
     def __init__(self):
         self.lock = threading.Lock()
-        self.script = []  # codes for the next DATA commands, in order
+        self.script = []  # (code, delay) for the next DATA commands, in order
 
-    def fail(self, code, count):
+    def add(self, code, delay, count):
         with self.lock:
-            self.script.extend([int(code)] * int(count))
+            self.script.extend([(int(code), float(delay))] * int(count))
 
-    def next_code(self):
+    def next_step(self):
         with self.lock:
-            return self.script.pop(0) if self.script else 250
+            return self.script.pop(0) if self.script else (250, 0.0)
 
     async def handle_DATA(self, server, session, envelope):
-        code = self.next_code()
+        code, delay = self.next_step()
+        if delay:
+            await asyncio.sleep(delay)
         raw = envelope.original_content or b""
         emit(
             {
@@ -95,7 +99,8 @@ def authenticator_for(user, password):
             and auth_data.login == user.encode()
             and auth_data.password == password.encode()
         )
-        return AuthResult(success=ok, auth_data=auth_data if ok else None)
+        # handled=False: aiosmtpd itself answers 535 to a failed login.
+        return AuthResult(success=ok, handled=False, auth_data=auth_data if ok else None)
 
     return authenticate
 
@@ -114,7 +119,9 @@ def read_control(loop, handler):
             continue
         cmd = json.loads(line)
         if cmd.get("cmd") == "fail":
-            handler.fail(cmd["code"], cmd.get("count", 1))
+            handler.add(cmd["code"], 0, cmd.get("count", 1))
+        elif cmd.get("cmd") == "stall":
+            handler.add(250, cmd["seconds"], cmd.get("count", 1))
         emit({"event": "ok", "cmd": cmd.get("cmd")})
     loop.call_soon_threadsafe(loop.stop)
 
