@@ -11,12 +11,18 @@
 mod backoff;
 pub mod channel;
 pub mod deliver;
+pub mod email;
+mod http;
+pub mod pagerduty;
 mod rate;
 pub mod render;
+mod slack;
+mod teams;
+mod webhook;
 
 use std::time::Duration;
 
-pub use channel::Channel;
+pub use channel::{Channel, TlsRootsError};
 pub use deliver::{Deliverer, DeliveryClock, DeliveryReport};
 pub use render::{RenderError, Renderer, TemplateError};
 

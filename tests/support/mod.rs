@@ -2,6 +2,9 @@
 //! temp dir, and the real binary run as a child process.
 #![allow(dead_code)]
 
+pub mod sinks;
+pub mod smtp;
+
 use std::path::{Path, PathBuf};
 use std::process::Output;
 
