@@ -28,15 +28,37 @@ async fn the_demo_polls_the_simulator_and_shows_each_cycle() {
         "{stdout}"
     );
     assert!(stdout.contains("idle"), "{stdout}");
-    // The shipped rules fire on the simulated fleet's critical machines at first sight.
+    // The shipped rules fire on the simulated fleet's critical machines at first sight,
+    // and each notification is rendered with the shipped templates.
     assert!(
-        stdout.contains("notifications queued") && stdout.contains("machine-critical firing"),
+        stdout.contains("rendered this cycle") && stdout.contains("machine-critical firing"),
         "{stdout}"
     );
-    assert!(!stdout.contains("FAILED"), "{stdout}");
-    assert_eq!(
-        std::fs::read_dir(dir.path()).unwrap().count(),
-        0,
-        "the demo left files behind"
+    assert!(
+        stdout.contains("\"blocks\""),
+        "a Slack Block Kit payload: {stdout}"
     );
+    assert!(
+        stdout.contains("(teams)") && stdout.contains("\"attachments\""),
+        "a Teams message: {stdout}"
+    );
+    assert!(stdout.contains("Subject: "), "an email: {stdout}");
+    assert!(!stdout.contains("FAILED"), "{stdout}");
+    // Only the emails, as .eml files under ./demo-outbox/.
+    let left: Vec<String> = std::fs::read_dir(dir.path())
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    assert_eq!(left, ["demo-outbox"], "the demo left other files behind");
+    let emls: Vec<_> = std::fs::read_dir(dir.path().join("demo-outbox"))
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .collect();
+    assert!(!emls.is_empty());
+    for eml in emls {
+        assert_eq!(eml.extension().unwrap(), "eml");
+        let text = std::fs::read_to_string(&eml).unwrap();
+        assert!(text.contains("multipart/alternative"), "{text}");
+        assert!(text.contains("Subject: "), "{text}");
+    }
 }

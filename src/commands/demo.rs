@@ -10,6 +10,9 @@ use tokio_util::sync::CancellationToken;
 
 use crate::cli::DemoArgs;
 use crate::config;
+use crate::config::ChannelKind;
+use crate::notify::email::message;
+use crate::notify::{Rendered, Renderer};
 use crate::simulator::{self, SimOptions, Simulator};
 use crate::worker::{CycleReport, Worker};
 
@@ -96,6 +99,7 @@ to = ["noc@localhost"]
     let cfg =
         config::parse(&dir.join("worker.toml"), &text, &|_| None).map_err(|e| e.to_string())?;
     let rules = crate::rules::shipped(&cfg).map_err(|e| e.to_string())?;
+    let renderer = Renderer::shipped(&cfg).map_err(|e| e.to_string())?;
     let mut worker = Worker::open(cfg, rules).map_err(|e| e.to_string())?;
 
     println!(
@@ -114,7 +118,6 @@ to = ["noc@localhost"]
     });
     let mut exit = Exit::Ok;
     let mut cycle = 0;
-    let mut shown = std::collections::HashSet::new();
     while args.cycles.is_none_or(|n| cycle < n) && !stop.is_cancelled() {
         cycle += 1;
         let now = sim.now();
@@ -127,7 +130,7 @@ to = ["noc@localhost"]
             exit = Exit::Failed;
         }
         print_cycle(cycle, now, &report, &worker);
-        print_notifications(&worker, &mut shown);
+        exit = exit.combine(show_notifications(&worker, &renderer, now));
         if args.cycles.is_some_and(|n| cycle >= n) {
             break;
         }
@@ -195,39 +198,107 @@ fn print_cycle(
     println!();
 }
 
-/// The outbox items not shown yet: one line per message, the first alerts under it.
-fn print_notifications(worker: &Worker, shown: &mut std::collections::HashSet<u64>) {
-    const LISTED: usize = 3;
-    let mut new = Vec::new();
-    for item in worker.store.outbox().flatten() {
-        if shown.insert(item.id) {
-            new.push(item);
-        }
+/// Deliver the outbox to the console: every queued item rendered with the shipped
+/// templates and printed (long payloads cut), emails also written as `.eml` files under
+/// `./demo-outbox/`; each item then leaves the outbox as if its channel had accepted it.
+fn show_notifications(
+    worker: &Worker,
+    renderer: &Renderer,
+    now: chrono::DateTime<chrono::Utc>,
+) -> Exit {
+    const MAX_LINES: usize = 40;
+    let items: Vec<_> = worker.store.outbox().flatten().collect();
+    if items.is_empty() {
+        return Exit::Ok;
     }
-    if new.is_empty() {
-        return;
-    }
-    println!("  notifications queued this cycle:");
-    for item in &new {
+    println!("  {} notification(s) rendered this cycle:\n", items.len());
+    let mut exit = Exit::Ok;
+    for item in &items {
+        let Some(channel) = worker
+            .config
+            .channels
+            .iter()
+            .find(|c| c.name == item.channel)
+        else {
+            continue;
+        };
         let reminder = !item.alerts.is_empty() && item.alerts.iter().all(|a| a.repeat);
         println!(
-            "  → {:<10} {} {} [{}] {} alert(s)",
-            item.channel,
+            "  ┌ {} ({}) · {} {} · {} alert(s)",
+            channel.name,
+            channel.kind.type_name(),
             item.rule.name,
             if reminder {
                 "still firing (repeat)"
             } else {
                 item.status.as_str()
             },
-            item.rule.severity.as_str(),
             item.count()
         );
-        for a in item.alerts.iter().take(LISTED) {
-            println!("      {} · {}", a.tenant.name, a.summary);
+        match renderer.render(channel, item, now) {
+            Ok(message) => {
+                // An email shows its subject and text part here; the .eml has it all.
+                let text = match &message {
+                    Rendered::Email { subject, text, .. } => {
+                        format!("Subject: {subject}\n\n{text}")
+                    }
+                    json => super::preview::show(json),
+                };
+                let lines: Vec<&str> = text.lines().collect();
+                for line in lines.iter().take(MAX_LINES) {
+                    println!("  │ {line}");
+                }
+                if lines.len() > MAX_LINES {
+                    println!("  │ … ({} more lines)", lines.len() - MAX_LINES);
+                }
+                if let (
+                    Rendered::Email {
+                        subject,
+                        text,
+                        html,
+                    },
+                    ChannelKind::Email { from, to, .. },
+                ) = (&message, &channel.kind)
+                {
+                    match write_eml(item, from, to, subject, text, html) {
+                        Ok(path) => println!("  │ (written to {path})"),
+                        Err(e) => println!("  │ (could not write the .eml: {e})"),
+                    }
+                }
+            }
+            Err(e) => {
+                println!("  │ cannot render: {e}");
+                exit = Exit::Failed;
+            }
         }
-        if item.count() > LISTED {
-            println!("      ... and {} more", item.count() - LISTED);
+        println!("  └");
+        if let Err(e) = worker.store.delivered(item) {
+            eprintln!("error: {e}");
+            exit = Exit::Failed;
         }
     }
     println!();
+    exit
+}
+
+/// `./demo-outbox/<id>.eml`: the email as it would be sent.
+fn write_eml(
+    item: &crate::alerts::OutboxItem,
+    from: &lettre::message::Mailbox,
+    to: &[lettre::message::Mailbox],
+    subject: &str,
+    text: &str,
+    html: &str,
+) -> Result<String, String> {
+    let content = message::Content {
+        subject,
+        text,
+        html,
+    };
+    let email = message::build(from, to, item, content)?;
+    let dir = std::path::Path::new("demo-outbox");
+    std::fs::create_dir_all(dir).map_err(|e| e.to_string())?;
+    let path = dir.join(format!("{}-{}.eml", item.id, item.rule.name));
+    std::fs::write(&path, email.formatted()).map_err(|e| e.to_string())?;
+    Ok(path.display().to_string())
 }

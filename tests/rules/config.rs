@@ -275,6 +275,13 @@ url = "http://127.0.0.1:9/oncall"
 name = "ticketing"
 type = "webhook"
 url = "http://127.0.0.1:9/ticketing"
+
+[[channel]]
+name = "mail"
+type = "email"
+smtp = "smtp+plain://127.0.0.1:9"
+from = "alerts@example.com"
+to = ["noc@example.com"]
 "#,
     )
     .await;

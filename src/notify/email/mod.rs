@@ -14,7 +14,7 @@
 //! permanent until the configuration changes. Reasons never hold the password: lettre
 //! does not put credentials in its errors, and the channel scrubs them regardless.
 
-mod message;
+pub mod message;
 
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
