@@ -97,6 +97,7 @@ impl SmtpServer {
 
     /// Start a server in `mode` that requires AUTH as `user:password` when given.
     pub fn start_with(mode: SmtpMode, auth: Option<(&str, &str)>) -> SmtpServer {
+        ensure_aiosmtpd();
         let script = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/support/smtp_server.py");
         let mut cmd = Command::new("python3");
         cmd.arg(&script)
@@ -267,4 +268,35 @@ fn read_events(stdout: std::process::ChildStdout, events: &(Mutex<Events>, Condv
     }
     lock.lock().unwrap().closed = true;
     cvar.notify_all();
+}
+
+/// Install aiosmtpd with pip the first time it is missing, so `cargo test` alone sets
+/// up a fresh machine that has python3 (as .ci/run does before it).
+fn ensure_aiosmtpd() {
+    static READY: std::sync::OnceLock<()> = std::sync::OnceLock::new();
+    READY.get_or_init(|| {
+        let present = |_: ()| {
+            Command::new("python3")
+                .args(["-c", "import aiosmtpd"])
+                .stdout(Stdio::null())
+                .stderr(Stdio::null())
+                .status()
+                .is_ok_and(|s| s.success())
+        };
+        if present(()) {
+            return;
+        }
+        eprintln!("installing aiosmtpd for the SMTP tests (python3 -m pip install aiosmtpd)");
+        let _ = Command::new("python3")
+            .args([
+                "-m",
+                "pip",
+                "install",
+                "--quiet",
+                "--disable-pip-version-check",
+                "aiosmtpd",
+            ])
+            .env("PIP_ROOT_USER_ACTION", "ignore")
+            .status();
+    });
 }
