@@ -166,6 +166,9 @@ impl LaneRun {
 
     async fn deliver(&self, report: &mut DeliveryReport) -> Result<(), StateError> {
         let name = &self.lane.config.name;
+        // The deadline bounds the run: no attempt starts after it, and no wait (for the
+        // next due item, for the rate limit) that would end past it is begun; what is
+        // left stays queued for the next run. `--deliver-for 0s` only queues.
         loop {
             if self.shutdown.is_cancelled() || Instant::now() >= self.deadline {
                 return Ok(());
@@ -186,9 +189,14 @@ impl LaneRun {
                 }
             }
             for item in due {
-                tokio::select! {
-                    _ = self.lane.limiter.ready() => {}
-                    _ = self.shutdown.cancelled() => return Ok(()),
+                if let Err(wait) = self.lane.limiter.try_now() {
+                    if Instant::now() + wait > self.deadline {
+                        return Ok(());
+                    }
+                    tokio::select! {
+                        _ = self.lane.limiter.ready() => {}
+                        _ = self.shutdown.cancelled() => return Ok(()),
+                    }
                 }
                 self.attempt(item, report).await?;
                 if self.shutdown.is_cancelled() || Instant::now() >= self.deadline {

@@ -27,6 +27,14 @@ impl Limiter {
         Limiter { inner }
     }
 
+    /// Take a cell if one is free now; otherwise how long until one is.
+    pub fn try_now(&self) -> Result<(), Duration> {
+        use governor::clock::Clock;
+        self.inner
+            .check()
+            .map_err(|not_until| not_until.wait_time_from(DefaultClock::default().now()))
+    }
+
     /// Wait (real time) until one more message may go out.
     pub async fn ready(&self) {
         self.inner.until_ready().await;
