@@ -496,3 +496,6 @@ mod tests;
 
 #[cfg(test)]
 mod evaluate_tests;
+
+#[cfg(test)]
+mod delivery_tests;

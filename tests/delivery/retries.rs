@@ -128,7 +128,14 @@ async fn dead_letter_then_retry_dead(second_now: chrono::DateTime<chrono::Utc>) 
 
     // The sink answers 200 now; nothing new fires.
     let run = b.once(second_now, None).await;
-    assert_eq!(run.code(), 0, "{}", run.text());
+    assert_eq!(
+        run.code(),
+        0,
+        "once --now {} after retry-dead (outbox then: {}): {}",
+        ts(second_now),
+        pretty(&outbox),
+        run.text()
+    );
     let got = slack.requests();
     assert_eq!(got.len(), 2, "{got:#?}");
     assert!(String::from_utf8_lossy(&got[1].body).contains("itest-1"));

@@ -18,25 +18,27 @@ async fn no_secret_shows_in_output_or_state_across_failures() {
         HttpSink::start().await,
         HttpSink::start().await,
     );
-    let echo = secrets().join(" ");
-    // Slack: 500 forever, echoing every secret (a proxy's error page might).
+    // Each service answers with an error that echoes the channel's own secrets back,
+    // as a proxy's error page or a PSA's validation message might.
+    // Slack: 500 forever.
     slack.set_default(
-        Reply::status(500).body(&format!("upstream error for {} {echo}", slack_path())),
+        Reply::status(500).body(&format!("upstream error for POST {}", slack_path())),
     );
-    // Teams: 429 with Retry-After, echoing.
+    // Teams: 429 with Retry-After.
     teams.set_default(
         Reply::status(429)
             .retry_after("1")
-            .body(&format!("throttled {echo}")),
+            .body(&format!("throttled: {}", teams_path())),
     );
-    // PagerDuty: 400 (a dead letter), echoing the routing key.
+    // PagerDuty: 400, a dead letter.
     pd.set_default(Reply::status(400).body(&format!(
         r#"{{"status":"invalid event","message":"Event object is invalid","errors":["bad routing_key {ROUTING_KEY}"]}}"#
     )));
-    // Webhook: 503 echoing the Authorization header.
-    hook.set_default(
-        Reply::status(503).body(&format!("Authorization: Bearer {HOOK_TOKEN} refused")),
-    );
+    // Webhook: 503.
+    hook.set_default(Reply::status(503).body(&format!(
+        "Authorization: Bearer {HOOK_TOKEN} refused for {}",
+        hook_path()
+    )));
     b.add(&slack_channel("slack", &slack.url(""), ""));
     b.add(&teams_channel("teams", &teams.url(""), ""));
     b.add(&pd_channel("pd", &pd.url(""), ""));
