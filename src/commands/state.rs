@@ -272,14 +272,14 @@ pub fn dead(cfg: &Config, json: bool) -> Exit {
     }
 }
 
-/// `state retry-dead`: every dead letter back to the outbox, due now.
+/// `state retry-dead`: every dead letter back to the outbox, due at once.
 pub fn retry_dead(cfg: &Config) -> Exit {
     let store = match open(cfg) {
         Ok(s) => s,
         Err(exit) => return exit,
     };
     let moved = store
-        .retry_dead(chrono::Utc::now())
+        .retry_dead()
         .and_then(|n| store.flush_blocking().map(|_| n));
     match moved {
         Ok(n) => {

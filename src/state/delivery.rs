@@ -98,21 +98,20 @@ impl Store {
         self.dead.len()
     }
 
-    /// Move every dead letter back to the outbox, due at `now` with its attempts reset
-    /// (its last error is kept until the next attempt). Returns how many moved.
-    pub fn retry_dead(&self, now: DateTime<Utc>) -> Result<usize, StateError> {
+    /// Move every dead letter back to the outbox with its attempts reset (its last
+    /// error is kept until the next attempt), due at once: at the time it was first
+    /// queued, which every later run's clock (wall or `--now`) has passed. Returns how
+    /// many moved.
+    pub fn retry_dead(&self) -> Result<usize, StateError> {
         let items: Vec<OutboxItem> = self.dead().collect::<Result<_, _>>()?;
         let moved: Vec<(u64, Vec<u8>, Vec<u8>)> = items
             .into_iter()
             .map(|mut item| {
                 item.attempts = 0;
-                item.next_attempt_at = now;
+                item.next_attempt_at = item.created_at;
                 item.open_until = None;
-                (
-                    item.id,
-                    outbox_key(&item.channel, now, item.id),
-                    encode_json(&item),
-                )
+                let key = outbox_key(&item.channel, item.created_at, item.id);
+                (item.id, key, encode_json(&item))
             })
             .collect();
         let result = (&self.outbox, &self.dead).transaction(|(outbox, dead)| {

@@ -71,7 +71,7 @@ proptest! {
             now += h(1);
             let channel = if first_channel { "a" } else { "b" };
             if let Outcome::RetryDead = outcome {
-                store.retry_dead(now).unwrap();
+                store.retry_dead().unwrap();
                 continue;
             }
             let due = store.due(channel, now, 100).unwrap();

@@ -12,6 +12,20 @@ use serde_json::{Value, json};
 
 use crate::support::{Sim, WorkDir, code, text};
 
+/// Timing tests (rates, lanes) measure arrival times to the millisecond; they run
+/// alone (`alone()`), every other test holds `shared()`, so on two shared cores no
+/// other worker process competes with them. (tokio's lock does not poison: a failed
+/// test does not fail the others.)
+static TIMING: tokio::sync::RwLock<()> = tokio::sync::RwLock::const_new(());
+
+pub async fn shared() -> tokio::sync::RwLockReadGuard<'static, ()> {
+    TIMING.read().await
+}
+
+pub async fn alone() -> tokio::sync::RwLockWriteGuard<'static, ()> {
+    TIMING.write().await
+}
+
 /// Where the simulator's clock stands (frozen).
 pub const START: &str = "2026-11-02T10:00:00Z";
 
@@ -35,6 +49,7 @@ pub const TEAMS_TOKEN: &str = "t3amsPathT0kenS3cretXYZ";
 pub const ROUTING_KEY: &str = "pdR0utingK3yS3cret0123456789abcd";
 pub const HOOK_TOKEN: &str = "h00kHeaderT0kenS3cretXYZ";
 pub const HOOK_PATH_TOKEN: &str = "h00kPathT0kenS3cretXYZ";
+pub const SMTP_PASSWORD: &str = "sm7pPassw0rdS3cretXYZ";
 
 pub fn secrets() -> Vec<&'static str> {
     vec![
@@ -43,6 +58,7 @@ pub fn secrets() -> Vec<&'static str> {
         ROUTING_KEY,
         HOOK_TOKEN,
         HOOK_PATH_TOKEN,
+        SMTP_PASSWORD,
     ]
 }
 
@@ -154,6 +170,7 @@ impl Bench {
             ("PD_ROUTING_KEY", ROUTING_KEY.to_string()),
             ("HOOK_TOKEN", HOOK_TOKEN.to_string()),
             ("HOOK_PATH", hook_path()),
+            ("SMTP_PASSWORD", SMTP_PASSWORD.to_string()),
         ]
     }
 
@@ -163,7 +180,7 @@ impl Bench {
         self.work.run_env(args, &env).await
     }
 
-    /// `-v once --now T [--deliver-for D]`.
+    /// `-v once --now T [--deliver-for D]`; its output is checked for secrets.
     pub async fn once(&self, now: DateTime<Utc>, deliver_for: Option<&str>) -> Run {
         let now = ts(now);
         let mut args = vec!["-v", "once", "--now", now.as_str()];
@@ -172,6 +189,7 @@ impl Bench {
         }
         let started = Instant::now();
         let out = self.run(&args).await;
+        assert_no_secret(&format!("once {}", args.join(" ")), &text(&out));
         Run {
             out,
             started,

@@ -10,6 +10,7 @@ use crate::support::sinks::{HttpSink, Reply};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_backlog_of_100_never_exceeds_20_per_second() {
+    let _serial = alone().await;
     let b = Bench::new(110, 2, "page_size = 500").await;
     let hook = HttpSink::start().await;
     b.add(&hook_channel(
@@ -74,6 +75,7 @@ async fn a_backlog_of_100_never_exceeds_20_per_second() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_dead_slow_slack_does_not_delay_the_webhook() {
+    let _serial = alone().await;
     let b = Bench::new(30, 2, "").await;
     let (slack, hook) = (HttpSink::start().await, HttpSink::start().await);
     // A dead Slack webhook: 500 forever, and slow to say so.
@@ -130,5 +132,59 @@ async fn a_dead_slow_slack_does_not_delay_the_webhook() {
         !outbox.is_empty() && outbox.iter().all(|i| i["channel"] == "slack"),
         "{}",
         pretty(&outbox)
+    );
+}
+
+/// docs/delivery.md: the last sends are recorded in the state directory and the
+/// bucket is computed from them at start, so a run right after another (a crash
+/// loop, a cron of `once`) does not begin with a fresh burst.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_rate_holds_across_back_to_back_runs() {
+    let _serial = alone().await;
+    let b = Bench::new(30, 2, "").await;
+    let hook = HttpSink::start().await;
+    b.add(&hook_channel(
+        "hook",
+        &hook.url(""),
+        "rate = \"1/s\"\nburst = 1",
+    ));
+    b.rules("r.toml", &status_rule("crit", &["itest-*"], &["hook"], ""));
+    b.steer(
+        0,
+        1,
+        |i| format!("itest-{i}"),
+        json!({"status": "critical"}),
+    )
+    .await;
+    let run = b.once(start(), None).await;
+    assert_eq!(run.code(), 0, "{}", run.text());
+    assert_eq!(hook.requests().len(), 1);
+
+    // A second machine turns critical; the next run starts at once.
+    b.sim.sim.advance(Duration::from_secs(60));
+    b.steer(
+        1,
+        1,
+        |_| "itest-2".to_string(),
+        json!({"status": "critical"}),
+    )
+    .await;
+    let run = b.once(at_min(1), None).await;
+    assert_eq!(run.code(), 0, "{}", run.text());
+    let got = hook.requests();
+    assert_eq!(got.len(), 2, "{got:#?}");
+    let gap = got[1].at - got[0].at;
+    let restart = run.started - got[0].at;
+    eprintln!(
+        "rate 1/s across runs: the second run started {restart:?} and sent {gap:?} after the first run's send"
+    );
+    // Otherwise the bucket would have refilled by itself and this proves nothing.
+    assert!(
+        restart < Duration::from_millis(900),
+        "the second run started only {restart:?} after the first send"
+    );
+    assert!(
+        gap >= Duration::from_secs(1),
+        "two sends {gap:?} apart on a 1/s channel (the second run started with a full bucket)"
     );
 }

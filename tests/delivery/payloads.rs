@@ -15,6 +15,7 @@ const EVIL: &str = r#"<!channel> & "x" <script>"#;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn one_critical_machine_reaches_every_kind_of_channel_as_spec_8_says() {
+    let _serial = shared().await;
     let b = Bench::new(30, 2, "").await;
     let (slack, teams, pd, hook) = (
         HttpSink::start().await,
@@ -114,6 +115,14 @@ async fn one_critical_machine_reaches_every_kind_of_channel_as_spec_8_says() {
     assert_eq!(atts[0]["content"]["type"], "AdaptiveCard");
     assert_eq!(atts[0]["content"]["version"], "1.4");
     assert!(atts[0]["content"]["body"].is_array(), "{body:#}");
+    let schema: Value =
+        serde_json::from_str(include_str!("../fixtures/adaptive-card-1.4.json")).unwrap();
+    let validator = jsonschema::draft6::new(&schema).unwrap_or_else(|e| panic!("{e}"));
+    let errors: Vec<String> = validator
+        .iter_errors(&atts[0]["content"])
+        .map(|e| format!("{e} at {}", e.instance_path()))
+        .collect();
+    assert!(errors.is_empty(), "not an Adaptive Card 1.4: {errors:#?}");
     let mut texts = Vec::new();
     strings(&atts[0]["content"], &mut texts);
     assert!(texts.iter().any(|t| t.contains(EVIL)), "{body:#}");
@@ -208,6 +217,7 @@ async fn one_critical_machine_reaches_every_kind_of_channel_as_spec_8_says() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn pagerduty_resolve_closes_the_trigger_with_the_same_dedup_key() {
+    let _serial = shared().await;
     let b = Bench::new(30, 2, "").await;
     let pd = HttpSink::start().await;
     pd.set_default(Reply::status(202));
@@ -260,6 +270,7 @@ async fn pagerduty_resolve_closes_the_trigger_with_the_same_dedup_key() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn thirty_machines_in_one_poll_make_one_slack_message_and_thirty_pages() {
+    let _serial = shared().await;
     let b = Bench::new(60, 2, "").await;
     let (slack, pd) = (HttpSink::start().await, HttpSink::start().await);
     pd.set_default(Reply::status(202));

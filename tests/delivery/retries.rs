@@ -24,6 +24,7 @@ async fn one_alert(b: &Bench, channels: &[&str]) -> String {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_429_with_retry_after_is_retried_no_sooner_and_delivered_in_the_same_run() {
+    let _serial = shared().await;
     let b = Bench::new(30, 2, "").await;
     let slack = HttpSink::start().await;
     slack.push(Reply::status(429).retry_after("2").body("rate_limited"));
@@ -47,6 +48,7 @@ async fn a_429_with_retry_after_is_retried_no_sooner_and_delivered_in_the_same_r
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_500_is_retried_and_delivered_in_the_same_run() {
+    let _serial = shared().await;
     let b = Bench::new(30, 2, "").await;
     let hook = HttpSink::start().await;
     hook.push(Reply::status(500).body("oops"));
@@ -88,6 +90,21 @@ async fn dead_letter_then_retry_dead(second_now: chrono::DateTime<chrono::Utc>) 
     let dead = b.dead().await;
     assert_eq!(dead.len(), 1, "{}", pretty(&dead));
     let d = &dead[0];
+    for field in [
+        "id",
+        "channel",
+        "rule",
+        "status",
+        "alerts",
+        "attempts",
+        "next_attempt_at",
+        "last_error",
+    ] {
+        assert!(
+            d.get(field).is_some(),
+            "SPEC §2 dead row lacks {field}: {d}"
+        );
+    }
     assert_eq!(d["channel"], "slack");
     assert_eq!(d["rule"], "crit");
     assert_eq!(d["status"], "firing");
@@ -143,8 +160,12 @@ async fn dead_letter_then_retry_dead(second_now: chrono::DateTime<chrono::Utc>) 
     assert!(b.dead().await.is_empty());
 }
 
+/// `retry-dead` stamps the moved items due at the wall clock, not "at once": a run at
+/// an earlier `--now` (the clock SPEC §2 says decides everything by time) sees them
+/// due weeks ahead and exits 3 without sending.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_400_is_a_dead_letter_until_retry_dead_and_the_next_run_delivers_it() {
+    let _serial = shared().await;
     dead_letter_then_retry_dead(at_min(10)).await;
 }
 
@@ -152,11 +173,13 @@ async fn a_400_is_a_dead_letter_until_retry_dead_and_the_next_run_delivers_it() 
 /// stamps as the due time): the path works when the clocks agree.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn retry_dead_then_a_run_at_the_wall_clock_delivers_it() {
+    let _serial = shared().await;
     dead_letter_then_retry_dead(chrono::Utc::now() + chrono::Duration::minutes(1)).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn exit_3_leaves_the_items_queued_and_the_next_run_delivers_them() {
+    let _serial = shared().await;
     let b = Bench::new(30, 2, "").await;
     let hook = HttpSink::start().await;
     hook.set_default(Reply::status(503).body("Service Unavailable"));
@@ -209,4 +232,25 @@ async fn exit_3_leaves_the_items_queued_and_the_next_run_delivers_them() {
     assert_eq!(ok.len(), 2, "{ok:?}");
     assert!(b.outbox().await.is_empty());
     assert!(b.dead().await.is_empty());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn max_attempts_of_retryable_failures_make_a_dead_letter_and_exit_1() {
+    let _serial = shared().await;
+    let b = Bench::new(30, 2, "").await;
+    let hook = HttpSink::start().await;
+    hook.set_default(Reply::status(502).body("Bad Gateway"));
+    b.add(&hook_channel("hook", &hook.url(""), "max_attempts = 2"));
+    let key = one_alert(&b, &["hook"]).await;
+
+    let run = b.once(start(), Some("10s")).await;
+    assert_eq!(run.code(), 1, "{}", run.text());
+    assert_eq!(hook.requests().len(), 2, "two attempts, then it gives up");
+    assert!(b.outbox().await.is_empty());
+    let dead = b.dead().await;
+    assert_eq!(dead.len(), 1, "{}", pretty(&dead));
+    assert_eq!(dead[0]["alerts"], json!([key]));
+    assert_eq!(dead[0]["attempts"], 2, "{}", dead[0]);
+    let err = dead[0]["last_error"].as_str().unwrap();
+    assert!(err.contains("502"), "{err}");
 }

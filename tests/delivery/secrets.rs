@@ -8,9 +8,11 @@ use serde_json::json;
 
 use crate::common::*;
 use crate::support::sinks::{HttpSink, Reply};
+use crate::support::smtp::{SmtpMode, SmtpServer};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn no_secret_shows_in_output_or_state_across_failures() {
+    let _serial = shared().await;
     let b = Bench::new(30, 2, "").await;
     let (slack, teams, pd, hook) = (
         HttpSink::start().await,
@@ -21,9 +23,8 @@ async fn no_secret_shows_in_output_or_state_across_failures() {
     // Each service answers with an error that echoes the channel's own secrets back,
     // as a proxy's error page or a PSA's validation message might.
     // Slack: 500 forever.
-    slack.set_default(
-        Reply::status(500).body(&format!("upstream error for POST {}", slack_path())),
-    );
+    slack
+        .set_default(Reply::status(500).body(&format!("upstream error for POST {}", slack_path())));
     // Teams: 429 with Retry-After.
     teams.set_default(
         Reply::status(429)
@@ -46,6 +47,16 @@ async fn no_secret_shows_in_output_or_state_across_failures() {
     // Nothing listens on port 9: a transport error, whose text often carries the URL.
     b.add(&slack_channel("slack-refused", "http://127.0.0.1:9", ""));
     b.add(&hook_channel("hook-refused", "http://127.0.0.1:9", ""));
+    // SMTP: the configured password is refused (535).
+    let smtp = SmtpServer::start_with(
+        SmtpMode::Plain,
+        Some(("alerts@msp.example", "the-right-one")),
+    );
+    b.add(&email_channel(
+        "mail",
+        &smtp.url(Some(("alerts%40msp.example", "${SMTP_PASSWORD}"))),
+        "",
+    ));
     b.rules(
         "r.toml",
         &status_rule(
@@ -58,6 +69,7 @@ async fn no_secret_shows_in_output_or_state_across_failures() {
                 "hook",
                 "slack-refused",
                 "hook-refused",
+                "mail",
             ],
             "",
         ),
@@ -85,18 +97,31 @@ async fn no_secret_shows_in_output_or_state_across_failures() {
 
     let outbox = b.outbox().await; // scanned inside
     let dead = b.dead().await;
-    assert_eq!(dead.len(), 1, "{}", pretty(&dead));
-    assert_eq!(dead[0]["channel"], "pd");
     let mut channels: Vec<&str> = outbox
         .iter()
+        .chain(&dead)
         .map(|i| i["channel"].as_str().unwrap())
         .collect();
     channels.sort();
     assert_eq!(
         channels,
-        ["hook", "hook-refused", "slack", "slack-refused", "teams"],
+        [
+            "hook",
+            "hook-refused",
+            "mail",
+            "pd",
+            "slack",
+            "slack-refused",
+            "teams"
+        ],
+        "outbox {}\ndead {}",
+        pretty(&outbox),
+        pretty(&dead)
+    );
+    assert!(
+        dead.iter().any(|i| i["channel"] == "pd"),
         "{}",
-        pretty(&outbox)
+        pretty(&dead)
     );
     for i in outbox.iter().chain(&dead) {
         assert!(i["last_error"].is_string(), "{i}");

@@ -17,6 +17,7 @@ const BAD_SLACK: &str = r#"{
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_unknown_field_in_slack_json_hbs_fails_check_and_once_with_its_line() {
+    let _serial = shared().await;
     let b = Bench::new(30, 2, "").await;
     let slack = HttpSink::start().await;
     b.add(&slack_channel("slack", &slack.url(""), ""));
