@@ -216,7 +216,7 @@ fn the_shipped_rules_load_against_the_shipped_worker_toml() {
             older_than: Duration::from_secs(26 * 3600),
         }
     );
-    assert_eq!(stale.notify, ["noc-teams", "ticketing"]);
+    assert_eq!(stale.notify, ["noc-teams", "ticketing", "mail"]);
     // Every shipped rule sets a grouping window and looks at machines only.
     for rule in set.iter() {
         assert!(!rule.group_window.is_zero(), "{}", rule.name);
