@@ -23,6 +23,8 @@ pub mod notify;
 pub mod poll;
 /// Rule files and their pure evaluation.
 pub mod rules;
+/// The `run` loop: evaluation and delivery tasks under one shutdown token.
+pub mod runtime;
 /// The built-in simulated Acronis datacenter.
 pub mod simulator;
 /// The sled state directory.

@@ -152,20 +152,23 @@ impl Worker {
                 alerts::log_transitions(&r.alerts, now);
             }
         }
-        match self
-            .blocking(move |store, eval| store.run_deadlines(&eval, now))
-            .await
-        {
-            Ok(done) => {
-                alerts::log_transitions(&done.alerts, now);
-                report.deadlines = done;
-            }
+        match self.run_deadlines(now).await {
+            Ok(done) => report.deadlines = done,
             Err(e) => {
                 tracing::error!("evaluating due deadlines failed: {e}");
                 report.evaluation_error.get_or_insert(e);
             }
         }
         report
+    }
+
+    /// Evaluate the resources whose deadlines are due at `now`.
+    pub async fn run_deadlines(&self, now: DateTime<Utc>) -> Result<Evaluated, StateError> {
+        let done = self
+            .blocking(move |store, eval| store.run_deadlines(&eval, now))
+            .await?;
+        alerts::log_transitions(&done.alerts, now);
+        Ok(done)
     }
 
     /// Run store work on the blocking pool (sled calls block).

@@ -75,7 +75,10 @@ pub async fn execute(cli: Cli) -> Exit {
             Ok(cfg) => state::retry_dead(&cfg),
             Err(exit) => exit,
         },
-        Command::Run => not_yet("run", &path),
+        Command::Run => match load_all(&path) {
+            Ok(loaded) => run(loaded).await,
+            Err(exit) => exit,
+        },
         Command::Preview(args) => match load_all(&path) {
             Ok(loaded) => preview::run(&loaded, &args),
             Err(exit) => exit,
@@ -161,6 +164,30 @@ fn not_yet(command: &str, path: &std::path::Path) -> Exit {
     }
     eprintln!("error: `{command}` is not yet implemented in this version of acronis-watch");
     Exit::Usage
+}
+
+/// `run`: the worker until SIGINT/SIGTERM.
+async fn run(loaded: Loaded) -> Exit {
+    let Loaded {
+        config,
+        rules,
+        renderer,
+    } = loaded;
+    let worker = match crate::worker::Worker::open(config, rules) {
+        Ok(w) => w,
+        Err(e) => {
+            eprintln!("error: {e}");
+            return Exit::Failed;
+        }
+    };
+    let shutdown = tokio_util::sync::CancellationToken::new();
+    let on_signal = shutdown.clone();
+    tokio::spawn(async move {
+        shutdown_signal().await;
+        tracing::info!("signal received: stopping");
+        on_signal.cancel();
+    });
+    crate::runtime::run(worker, renderer, shutdown).await
 }
 
 /// Resolves on Ctrl-C or SIGTERM.

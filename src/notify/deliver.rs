@@ -24,6 +24,8 @@ use crate::state::{StateError, Store};
 
 /// Items read from the outbox at a time per channel.
 const BATCH: usize = 16;
+/// Longest wait for a channel's next due item before the outbox is read again.
+const RECHECK: Duration = Duration::from_secs(1);
 
 /// The delivery clock: the decision clock's start (`--now`, or the wall clock) moved
 /// on by real time, so backoff and due times are real waits even under `--now`.
@@ -179,7 +181,9 @@ impl LaneRun {
                 let Some(next) = self.store.next_due(name)? else {
                     return Ok(());
                 };
-                let wait = (next - now).to_std().unwrap_or_default();
+                // Looked at again at least every second: an item queued meanwhile
+                // (by `run`'s evaluation) may be due sooner.
+                let wait = (next - now).to_std().unwrap_or_default().min(RECHECK);
                 if Instant::now() + wait > self.deadline {
                     return Ok(());
                 }

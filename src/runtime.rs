@@ -1,0 +1,143 @@
+//! The `run` loop: the worker as a long-running process.
+//!
+//! Two tasks under one shutdown token:
+//! - **evaluation**: a poll cycle every `poll_every` (with up to 10% jitter, so replicas
+//!   and restarts do not align; a cycle never overlaps the previous one), and between
+//!   polls the deadline index whenever its next entry comes due;
+//! - **delivery**: the outbox worker, continuously, each channel in its own lane.
+//!
+//! SIGINT/SIGTERM cancels the token: a poll in progress is abandoned (its pages are
+//! committed one transaction at a time and the watermark only moves with the last, so
+//! the next start re-reads what was cut short), waits end, an attempt in flight is
+//! finished and recorded, sled is flushed, and the process exits 0.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use chrono::Utc;
+use tokio_util::sync::CancellationToken;
+
+use crate::commands::Exit;
+use crate::notify::{Deliverer, DeliveryClock, Renderer};
+use crate::worker::Worker;
+
+/// Longest sleep of the evaluation task between looks at the deadline index.
+const MAX_TICK: Duration = Duration::from_secs(1);
+/// How long the delivery task rests when every channel's queue is empty.
+const IDLE: Duration = Duration::from_secs(1);
+
+/// Run until `shutdown` is cancelled.
+pub async fn run(mut worker: Worker, renderer: Renderer, shutdown: CancellationToken) -> Exit {
+    let http = match reqwest::Client::builder()
+        .timeout(worker.config.acronis.request_timeout)
+        .build()
+    {
+        Ok(c) => c,
+        Err(e) => {
+            eprintln!("error: cannot set up HTTP: {e}");
+            return Exit::Failed;
+        }
+    };
+    let deliverer = match Deliverer::new(
+        worker.store.clone(),
+        Arc::new(renderer),
+        &worker.config,
+        http,
+    ) {
+        Ok(d) => d,
+        Err(e) => {
+            eprintln!("error: {e}");
+            return Exit::Failed;
+        }
+    };
+    let store = worker.store.clone();
+    tracing::info!(
+        poll_every_s = worker.config.acronis.poll_every.as_secs(),
+        channels = worker.config.channels.len(),
+        "worker started"
+    );
+    let delivery = {
+        let shutdown = shutdown.clone();
+        async move {
+            while !shutdown.is_cancelled() {
+                let report = deliverer
+                    .run(
+                        DeliveryClock::starting_at(Utc::now()),
+                        Duration::from_secs(3600),
+                        &shutdown,
+                    )
+                    .await;
+                for e in &report.errors {
+                    tracing::error!("delivery: {e}");
+                }
+                tokio::select! {
+                    _ = tokio::time::sleep(IDLE) => {}
+                    _ = shutdown.cancelled() => {}
+                }
+            }
+        }
+    };
+    let evaluation = evaluate(&mut worker, shutdown.clone());
+    tokio::join!(evaluation, delivery);
+    tracing::info!("shutting down: flushing the state directory");
+    match store.flush().await {
+        Ok(()) => Exit::Ok,
+        Err(e) => {
+            eprintln!("error: {e}");
+            Exit::Failed
+        }
+    }
+}
+
+/// Poll on schedule; between polls, evaluate due deadlines.
+async fn evaluate(worker: &mut Worker, shutdown: CancellationToken) {
+    let every = worker.config.acronis.poll_every;
+    let mut next_poll = tokio::time::Instant::now();
+    loop {
+        if shutdown.is_cancelled() {
+            return;
+        }
+        if tokio::time::Instant::now() >= next_poll {
+            let started = tokio::time::Instant::now();
+            tokio::select! {
+                report = worker.poll_cycle(Utc::now()) => {
+                    let failed = report.outcomes.iter().filter(|(_, r)| r.is_err()).count();
+                    tracing::info!(
+                        tenants = report.outcomes.len(),
+                        failed,
+                        ms = started.elapsed().as_millis() as u64,
+                        "poll cycle done"
+                    );
+                }
+                _ = shutdown.cancelled() => return,
+            }
+            // The next cycle starts `poll_every` after this one started (never before
+            // this one ended), plus up to 10% jitter.
+            let jitter = every.mul_f64(0.1 * rand::random::<f64>());
+            next_poll = (started + every + jitter).max(tokio::time::Instant::now());
+            continue;
+        }
+        let now = Utc::now();
+        let until_deadline = match worker.store.next_deadline() {
+            Ok(Some(t)) if t <= now => {
+                if let Err(e) = worker.run_deadlines(now).await {
+                    tracing::error!("evaluating due deadlines failed: {e}");
+                }
+                continue;
+            }
+            Ok(Some(t)) => (t - now).to_std().unwrap_or(MAX_TICK),
+            Ok(None) => MAX_TICK,
+            Err(e) => {
+                tracing::error!("reading the deadline index failed: {e}");
+                MAX_TICK
+            }
+        };
+        let wait = until_deadline
+            .min(MAX_TICK)
+            .min(next_poll.saturating_duration_since(tokio::time::Instant::now()));
+        tokio::select! {
+            _ = tokio::time::sleep(wait) => {}
+            _ = shutdown.cancelled() => return,
+        }
+    }
+}
