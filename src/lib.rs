@@ -25,6 +25,8 @@ pub mod poll;
 pub mod rules;
 /// The `run` loop: evaluation and delivery tasks under one shutdown token.
 pub mod runtime;
+/// `[server]`: /metrics and /healthz.
+pub mod server;
 /// The built-in simulated Acronis datacenter.
 pub mod simulator;
 /// The sled state directory.

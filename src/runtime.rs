@@ -1,6 +1,6 @@
 //! The `run` loop: the worker as a long-running process.
 //!
-//! Two tasks under one shutdown token:
+//! Two tasks (three with `[server]`: /metrics and /healthz) under one shutdown token:
 //! - **evaluation**: a poll cycle every `poll_every` (with up to 10% jitter, so replicas
 //!   and restarts do not align; a cycle never overlaps the previous one), and between
 //!   polls the deadline index whenever its next entry comes due;
@@ -51,6 +51,42 @@ pub async fn run(mut worker: Worker, renderer: Renderer, shutdown: CancellationT
         }
     };
     let store = worker.store.clone();
+    let server = match worker.config.server.clone() {
+        Some(server) => {
+            let handle = match crate::server::install_recorder() {
+                Ok(h) => h,
+                Err(e) => {
+                    eprintln!("error: {e}");
+                    return Exit::Failed;
+                }
+            };
+            crate::server::refresh_gauges(&store);
+            let (store, every, shutdown) = (
+                store.clone(),
+                worker.config.acronis.poll_every,
+                shutdown.clone(),
+            );
+            // Bound here: a port that cannot be had is a start-up failure, not a
+            // worker that runs without its health endpoint.
+            let listener = match tokio::net::TcpListener::bind(server.listen).await {
+                Ok(l) => l,
+                Err(e) => {
+                    eprintln!(
+                        "error: [server] listen = \"{}\": cannot listen: {e}",
+                        server.listen
+                    );
+                    return Exit::Failed;
+                }
+            };
+            Some(tokio::spawn(async move {
+                if let Err(e) = crate::server::serve(listener, store, every, handle, shutdown).await
+                {
+                    tracing::error!("/metrics and /healthz: {e}");
+                }
+            }))
+        }
+        None => None,
+    };
     tracing::info!(
         poll_every_s = worker.config.acronis.poll_every.as_secs(),
         channels = worker.config.channels.len(),
@@ -79,6 +115,9 @@ pub async fn run(mut worker: Worker, renderer: Renderer, shutdown: CancellationT
     };
     let evaluation = evaluate(&mut worker, shutdown.clone());
     tokio::join!(evaluation, delivery);
+    if let Some(server) = server {
+        let _ = server.await;
+    }
     tracing::info!("shutting down: flushing the state directory");
     match store.flush().await {
         Ok(()) => Exit::Ok,
@@ -108,6 +147,10 @@ async fn evaluate(worker: &mut Worker, shutdown: CancellationToken) {
                         ms = started.elapsed().as_millis() as u64,
                         "poll cycle done"
                     );
+                    metrics::counter!(crate::server::names::TOKEN_REFRESHES)
+                        .absolute(worker.client.tokens().refreshes());
+                    let store = worker.store.clone();
+                    let _ = tokio::task::spawn_blocking(move || crate::server::refresh_gauges(&store)).await;
                 }
                 _ = shutdown.cancelled() => return,
             }

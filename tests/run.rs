@@ -70,3 +70,129 @@ async fn run_delivers_while_running_and_stops_cleanly_on_sigterm() {
     // Nothing more than one POST per alert.
     assert_eq!(sink.requests().len(), machines);
 }
+
+/// A free loopback port for `[server] listen`.
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+async fn get(url: &str) -> (u16, String) {
+    match reqwest::get(url).await {
+        Ok(r) => (r.status().as_u16(), r.text().await.unwrap_or_default()),
+        Err(_) => (0, String::new()),
+    }
+}
+
+/// Poll `url` until `ok` holds for its answer, for at most `within`.
+async fn until(url: &str, within: Duration, ok: impl Fn(u16, &str) -> bool) -> (u16, String) {
+    let deadline = std::time::Instant::now() + within;
+    loop {
+        let (status, body) = get(url).await;
+        if ok(status, &body) || std::time::Instant::now() > deadline {
+            return (status, body);
+        }
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+}
+
+#[tokio::test]
+async fn healthz_turns_503_naming_a_tenant_that_keeps_failing_and_metrics_move() {
+    let sim = Sim::small(6, 2).await;
+    let sink = HttpSink::start().await;
+    let port = free_port();
+    let work = WorkDir::new(&sim.url, "poll_every = \"1s\"\nmax_retries = 0");
+    let mut cfg = std::fs::read_to_string(work.config()).unwrap();
+    cfg.push_str(&format!(
+        "\n[server]\nlisten = \"127.0.0.1:{port}\"\n\n[[channel]]\nname = \"hook\"\ntype = \"webhook\"\nurl = \"{}\"\nrate = \"100/s\"\n",
+        sink.url("/hook")
+    ));
+    work.write_config(&cfg);
+    std::fs::create_dir_all(work.path().join("rules")).unwrap();
+    std::fs::write(
+        work.path().join("rules/all.toml"),
+        format!("[[rule]]\nname = \"seen\"\nnotify = [\"hook\"]\nwhen.status = {ALL_STATUSES}\n"),
+    )
+    .unwrap();
+    let child = tokio::process::Command::new(BIN)
+        .arg("--config")
+        .arg(work.config())
+        .arg("run")
+        .current_dir(work.path())
+        .env("TEST_CLIENT_SECRET", "sim-secret")
+        .env_remove("RUST_LOG")
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .kill_on_drop(true)
+        .spawn()
+        .unwrap();
+    let base = format!("http://127.0.0.1:{port}");
+    let (status, body) = until(
+        &format!("{base}/healthz"),
+        Duration::from_secs(20),
+        |s, _| s == 200,
+    )
+    .await;
+    assert_eq!(status, 200, "{body}");
+    let (_, metrics) = until(
+        &format!("{base}/metrics"),
+        Duration::from_secs(20),
+        |_, b| b.contains("acronis_watch_notifications_total") && b.contains("result=\"sent\""),
+    )
+    .await;
+    for name in [
+        "acronis_watch_polls_total",
+        "acronis_watch_poll_duration_seconds",
+        "acronis_watch_resources",
+        "acronis_watch_alerts_firing",
+        "acronis_watch_notifications_total",
+        "acronis_watch_outbox_depth",
+        "acronis_watch_dead_letters",
+        "acronis_watch_token_refreshes_total",
+    ] {
+        assert!(metrics.contains(name), "{name} missing from:\n{metrics}");
+    }
+
+    // One tenant's every request now fails: within 3 x poll_every it is unhealthy.
+    let failing = sim.customers()[0].clone();
+    sim.sim.add_fault(
+        serde_json::from_value(serde_json::json!({
+            "tenant": failing, "status": 500, "count": 1_000_000
+        }))
+        .unwrap(),
+    );
+    let (status, body) = until(
+        &format!("{base}/healthz"),
+        Duration::from_secs(20),
+        |s, _| s == 503,
+    )
+    .await;
+    assert_eq!(status, 503, "{body}");
+    let health: serde_json::Value = serde_json::from_str(&body).unwrap();
+    let named: Vec<&str> = health["tenants"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|t| t["id"].as_str().unwrap())
+        .collect();
+    assert_eq!(named, [failing.as_str()], "{body}");
+    let (_, metrics) = get(&format!("{base}/metrics")).await;
+    assert!(
+        metrics.contains("result=\"error\""),
+        "failed polls are counted:\n{metrics}"
+    );
+
+    let pid = child.id().expect("running") as i32;
+    // SAFETY: sending a signal to our own child process.
+    unsafe {
+        libc::kill(pid, libc::SIGTERM);
+    }
+    let out = tokio::time::timeout(Duration::from_secs(10), child.wait_with_output())
+        .await
+        .expect("run stopped within 10 s of SIGTERM")
+        .unwrap();
+    assert_eq!(code(&out), 0, "{}", text(&out));
+}

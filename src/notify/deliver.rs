@@ -253,6 +253,7 @@ impl LaneRun {
                 self.store.delivered(&item)?;
                 self.store.flush().await?;
                 report.sent += 1;
+                metrics::counter!(crate::server::names::NOTIFICATIONS, "channel" => config.name.clone(), "result" => "sent").increment(1);
                 tracing::info!(
                     attempts,
                     alerts = item.count(),
@@ -272,6 +273,7 @@ impl LaneRun {
                 next.last_error = Some(reason.clone());
                 self.store.reschedule(&item, &next)?;
                 report.retried += 1;
+                metrics::counter!(crate::server::names::NOTIFICATIONS, "channel" => config.name.clone(), "result" => "retried").increment(1);
                 tracing::warn!(
                     attempts,
                     retry_in_ms = wait.as_millis() as u64,
@@ -291,6 +293,7 @@ impl LaneRun {
                 self.store.bury(&item, &dead)?;
                 self.store.flush().await?;
                 report.dead += 1;
+                metrics::counter!(crate::server::names::NOTIFICATIONS, "channel" => config.name.clone(), "result" => "dead").increment(1);
                 tracing::error!(attempts, "notification is a dead letter: {reason}");
             }
         }

@@ -147,6 +147,10 @@ impl<S: StatusSource + 'static> TenantJob<S> {
         let span = tracing::info_span!("poll", tenant = %tenant.id);
         let result = self.run(tenant, now).instrument(span).await;
         let elapsed = started.elapsed();
+        let outcome = if result.is_ok() { "ok" } else { "error" };
+        metrics::counter!(crate::server::names::POLLS, "tenant" => tenant.id.clone(), "result" => outcome)
+            .increment(1);
+        metrics::histogram!(crate::server::names::POLL_DURATION).record(elapsed.as_secs_f64());
         match &result {
             Ok(r) => tracing::info!(
                 tenant = %tenant.id,

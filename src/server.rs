@@ -1,0 +1,166 @@
+//! `[server]`: `GET /metrics` (Prometheus text) and `GET /healthz`, for `run`.
+//!
+//! The metrics of SPEC §9 are recorded where things happen (the poller, the outbox
+//! worker) through the `metrics` facade; this module installs the Prometheus recorder,
+//! refreshes the gauges that are counts of stored state, and serves both endpoints.
+//! It reads the state; it never writes it.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::extract::State;
+use axum::http::StatusCode;
+use axum::response::IntoResponse;
+use chrono::{DateTime, Utc};
+use metrics_exporter_prometheus::{PrometheusBuilder, PrometheusHandle};
+use tokio_util::sync::CancellationToken;
+
+use crate::state::Store;
+
+/// The metric names (SPEC §9).
+pub mod names {
+    pub const POLLS: &str = "acronis_watch_polls_total";
+    pub const POLL_DURATION: &str = "acronis_watch_poll_duration_seconds";
+    pub const RESOURCES: &str = "acronis_watch_resources";
+    pub const ALERTS_FIRING: &str = "acronis_watch_alerts_firing";
+    pub const NOTIFICATIONS: &str = "acronis_watch_notifications_total";
+    pub const OUTBOX_DEPTH: &str = "acronis_watch_outbox_depth";
+    pub const DEAD_LETTERS: &str = "acronis_watch_dead_letters";
+    pub const TOKEN_REFRESHES: &str = "acronis_watch_token_refreshes_total";
+}
+
+/// Install the Prometheus recorder (once per process).
+pub fn install_recorder() -> Result<PrometheusHandle, String> {
+    PrometheusBuilder::new()
+        .set_buckets_for_metric(
+            metrics_exporter_prometheus::Matcher::Full(names::POLL_DURATION.to_string()),
+            &[
+                0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0, 120.0, 300.0,
+            ],
+        )
+        .map_err(|e| e.to_string())?
+        .install_recorder()
+        .map_err(|e| format!("cannot install the metrics recorder: {e}"))
+}
+
+/// Recount the gauges that describe stored state: resources by status, firing
+/// alerts by rule and severity, outbox depth, dead letters.
+pub fn refresh_gauges(store: &Store) {
+    let mut by_status: BTreeMap<String, f64> = BTreeMap::new();
+    for r in store.resources(None).flatten() {
+        *by_status.entry(r.status.as_str().to_string()).or_default() += 1.0;
+    }
+    for (status, n) in by_status {
+        metrics::gauge!(names::RESOURCES, "status" => status).set(n);
+    }
+    let mut firing: BTreeMap<(String, String), f64> = BTreeMap::new();
+    for a in store.alerts().flatten() {
+        let entry = firing
+            .entry((a.rule.clone(), a.severity.as_str().to_string()))
+            .or_default();
+        if a.status == crate::alerts::AlertStatus::Firing {
+            *entry += 1.0;
+        }
+    }
+    for ((rule, severity), n) in firing {
+        metrics::gauge!(names::ALERTS_FIRING, "rule" => rule, "severity" => severity).set(n);
+    }
+    metrics::gauge!(names::OUTBOX_DEPTH).set(store.outbox_len() as f64);
+    metrics::gauge!(names::DEAD_LETTERS).set(store.dead_len() as f64);
+}
+
+/// What `/healthz` decides from.
+#[derive(Clone)]
+struct Health {
+    store: Store,
+    poll_every: Duration,
+    started: DateTime<Utc>,
+    metrics: PrometheusHandle,
+}
+
+/// Serve `/metrics` and `/healthz` on `listener` until `shutdown`.
+pub async fn serve(
+    listener: tokio::net::TcpListener,
+    store: Store,
+    poll_every: Duration,
+    metrics: PrometheusHandle,
+    shutdown: CancellationToken,
+) -> Result<(), String> {
+    let health = Arc::new(Health {
+        store,
+        poll_every,
+        started: Utc::now(),
+        metrics,
+    });
+    let app = axum::Router::new()
+        .route("/metrics", axum::routing::get(metrics_text))
+        .route("/healthz", axum::routing::get(healthz))
+        .with_state(health);
+    if let Ok(listen) = listener.local_addr() {
+        tracing::info!(%listen, "serving /metrics and /healthz");
+    }
+    axum::serve(listener, app)
+        .with_graceful_shutdown(async move { shutdown.cancelled().await })
+        .await
+        .map_err(|e| e.to_string())
+}
+
+async fn metrics_text(State(h): State<Arc<Health>>) -> impl IntoResponse {
+    (
+        [("content-type", "text/plain; version=0.0.4")],
+        h.metrics.render(),
+    )
+}
+
+/// 200 while every watched tenant had a successful poll within 3 x `poll_every`
+/// (counting from the worker's start for tenants not polled yet), else 503 naming them.
+async fn healthz(State(h): State<Arc<Health>>) -> impl IntoResponse {
+    let failing = unhealthy_tenants(&h.store, h.poll_every, h.started, Utc::now());
+    match failing {
+        Ok(list) if list.is_empty() => (
+            StatusCode::OK,
+            axum::Json(serde_json::json!({"status": "ok"})),
+        ),
+        Ok(list) => (
+            StatusCode::SERVICE_UNAVAILABLE,
+            axum::Json(serde_json::json!({"status": "failing", "tenants": list})),
+        ),
+        Err(e) => (
+            StatusCode::SERVICE_UNAVAILABLE,
+            axum::Json(serde_json::json!({"status": "error", "error": e})),
+        ),
+    }
+}
+
+/// The watched tenants whose last successful poll is older than 3 x `poll_every`.
+pub fn unhealthy_tenants(
+    store: &Store,
+    poll_every: Duration,
+    started: DateTime<Utc>,
+    now: DateTime<Utc>,
+) -> Result<Vec<serde_json::Value>, String> {
+    let limit = chrono::Duration::from_std(poll_every * 3).unwrap_or(chrono::Duration::MAX);
+    let polls: BTreeMap<String, DateTime<Utc>> = store
+        .tenant_polls()
+        .map_err(|e| e.to_string())?
+        .into_iter()
+        .map(|(id, p)| (id, p.last_poll.0))
+        .collect();
+    let tenants = store.tenants().map_err(|e| e.to_string())?;
+    Ok(tenants
+        .into_iter()
+        .filter_map(|t| {
+            let last = polls.get(&t.id).copied();
+            // A restart gives every tenant a fresh 3 x poll_every to be polled.
+            let since = last.map_or(started, |l| l.max(started));
+            (now - since > limit).then(|| {
+                serde_json::json!({
+                    "id": t.id,
+                    "name": t.name,
+                    "last_successful_poll": last.map(|l| l.to_rfc3339()),
+                })
+            })
+        })
+        .collect())
+}
