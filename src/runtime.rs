@@ -18,12 +18,12 @@ use chrono::Utc;
 use tokio_util::sync::CancellationToken;
 
 use crate::commands::Exit;
-use crate::notify::{Deliverer, DeliveryClock, Renderer};
+use crate::notify::{Deliverer, Renderer};
 use crate::worker::Worker;
 
 /// Longest sleep of the evaluation task between looks at the deadline index.
 const MAX_TICK: Duration = Duration::from_secs(1);
-/// How long the delivery task rests when every channel's queue is empty.
+/// How long delivery rests before restarting after a state error.
 const IDLE: Duration = Duration::from_secs(1);
 
 /// Run until `shutdown` is cancelled.
@@ -95,14 +95,10 @@ pub async fn run(mut worker: Worker, renderer: Renderer, shutdown: CancellationT
     let delivery = {
         let shutdown = shutdown.clone();
         async move {
+            // Lanes return before shutdown only when the state directory failed
+            // them; then delivery restarts after a pause.
             while !shutdown.is_cancelled() {
-                let report = deliverer
-                    .run(
-                        DeliveryClock::starting_at(Utc::now()),
-                        Duration::from_secs(3600),
-                        &shutdown,
-                    )
-                    .await;
+                let report = deliverer.run_until_shutdown(&shutdown).await;
                 for e in &report.errors {
                     tracing::error!("delivery: {e}");
                 }

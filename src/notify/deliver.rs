@@ -114,14 +114,33 @@ impl Deliverer {
     }
 
     /// Deliver until every channel's queue is empty, or holds only items due after
-    /// `budget` of real time from now, or `shutdown` is cancelled.
+    /// `budget` of real time from now, or `shutdown` is cancelled (`once`).
     pub async fn run(
         &self,
         clock: DeliveryClock,
         budget: Duration,
         shutdown: &CancellationToken,
     ) -> DeliveryReport {
-        let deadline = Instant::now() + budget;
+        self.lanes(clock, Some(budget), shutdown).await
+    }
+
+    /// Deliver until `shutdown` (`run`): a lane whose queue is empty keeps watching
+    /// it, so a channel in a long backoff never holds back another's new items.
+    pub async fn run_until_shutdown(&self, shutdown: &CancellationToken) -> DeliveryReport {
+        self.lanes(DeliveryClock::starting_at(Utc::now()), None, shutdown)
+            .await
+    }
+
+    async fn lanes(
+        &self,
+        clock: DeliveryClock,
+        budget: Option<Duration>,
+        shutdown: &CancellationToken,
+    ) -> DeliveryReport {
+        // No budget: a deadline too far away to matter.
+        let far = Duration::from_secs(365 * 86_400);
+        let deadline = Instant::now() + budget.unwrap_or(far);
+        let persistent = budget.is_none();
         let mut set = tokio::task::JoinSet::new();
         for lane in &self.lanes {
             let work = LaneRun {
@@ -130,6 +149,7 @@ impl Deliverer {
                 renderer: self.renderer.clone(),
                 clock,
                 deadline,
+                persistent,
                 shutdown: shutdown.clone(),
             };
             set.spawn(async move { work.run().await });
@@ -153,6 +173,8 @@ struct LaneRun {
     renderer: Arc<Renderer>,
     clock: DeliveryClock,
     deadline: Instant,
+    /// Keep watching an empty queue instead of returning (`run`).
+    persistent: bool,
     shutdown: CancellationToken,
 }
 
@@ -179,7 +201,13 @@ impl LaneRun {
             let due = self.store.due(name, now, BATCH)?;
             if due.is_empty() {
                 let Some(next) = self.store.next_due(name)? else {
-                    return Ok(());
+                    if !self.persistent {
+                        return Ok(());
+                    }
+                    tokio::select! {
+                        _ = tokio::time::sleep(RECHECK) => continue,
+                        _ = self.shutdown.cancelled() => return Ok(()),
+                    }
                 };
                 // Looked at again at least every second: an item queued meanwhile
                 // (by `run`'s evaluation) may be due sooner.
