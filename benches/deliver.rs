@@ -237,12 +237,8 @@ fn machine(k: usize) -> StoredResource {
 }
 
 fn make_deliverer(store: &Store, cfg: &config::Config) -> Deliverer {
-    let renderer = Arc::new(Renderer::shipped(cfg).expect("shipped templates"));
-    let http = reqwest::Client::builder()
-        .timeout(Duration::from_secs(10))
-        .build()
-        .expect("a client");
-    Deliverer::new(store.clone(), renderer, cfg, http).expect("a deliverer")
+    let renderer = Renderer::shipped(cfg).expect("shipped templates");
+    Deliverer::from_config(store.clone(), renderer, cfg).expect("a deliverer")
 }
 
 /// A Slack group of `n` alerts (the outbox keeps 200 in full and counts the rest).

@@ -11,7 +11,6 @@
 //! the next start re-reads what was cut short), waits end, an attempt in flight is
 //! finished and recorded, sled is flushed, and the process exits 0.
 
-use std::sync::Arc;
 use std::time::Duration;
 
 use chrono::Utc;
@@ -28,22 +27,7 @@ const IDLE: Duration = Duration::from_secs(1);
 
 /// Run until `shutdown` is cancelled.
 pub async fn run(mut worker: Worker, renderer: Renderer, shutdown: CancellationToken) -> Exit {
-    let http = match reqwest::Client::builder()
-        .timeout(worker.config.acronis.request_timeout)
-        .build()
-    {
-        Ok(c) => c,
-        Err(e) => {
-            eprintln!("error: cannot set up HTTP: {e}");
-            return Exit::Failed;
-        }
-    };
-    let deliverer = match Deliverer::new(
-        worker.store.clone(),
-        Arc::new(renderer),
-        &worker.config,
-        http,
-    ) {
+    let deliverer = match Deliverer::from_config(worker.store.clone(), renderer, &worker.config) {
         Ok(d) => d,
         Err(e) => {
             eprintln!("error: {e}");

@@ -10,25 +10,32 @@ use support::{BIN, Sim, WorkDir, code, text};
 
 const ALL_STATUSES: &str = r#"["ok", "idle", "scheduled", "running", "cancelling", "no_policies_applied", "interaction_required", "warning", "error", "critical"]"#;
 
-#[tokio::test]
-async fn run_delivers_while_running_and_stops_cleanly_on_sigterm() {
-    let sim = Sim::small(6, 1).await;
+/// A running `run` worker: its directory, the webhook it delivers to, the process.
+struct Running {
+    work: WorkDir,
+    sink: HttpSink,
+    child: tokio::process::Child,
+}
+
+/// Start `run` against `sim` with `acronis_extra` in `[acronis]`, `extra_toml`
+/// appended, one webhook channel and a rule that fires for every machine at first
+/// sight (whatever its status).
+async fn start(sim: &Sim, acronis_extra: &str, extra_toml: &str) -> Running {
     let sink = HttpSink::start().await;
-    let work = WorkDir::new(&sim.url, r#"poll_every = "2s""#);
+    let work = WorkDir::new(&sim.url, acronis_extra);
     let mut cfg = std::fs::read_to_string(work.config()).unwrap();
+    cfg.push_str(extra_toml);
     cfg.push_str(&format!(
         "\n[[channel]]\nname = \"hook\"\ntype = \"webhook\"\nurl = \"{}\"\nrate = \"100/s\"\n",
         sink.url("/hook")
     ));
     work.write_config(&cfg);
     std::fs::create_dir_all(work.path().join("rules")).unwrap();
-    // Every machine, whatever its status: each one fires at first sight.
     std::fs::write(
         work.path().join("rules/all.toml"),
         format!("[[rule]]\nname = \"seen\"\nnotify = [\"hook\"]\nwhen.status = {ALL_STATUSES}\n"),
     )
     .unwrap();
-
     let child = tokio::process::Command::new(BIN)
         .arg("--config")
         .arg(work.config())
@@ -38,8 +45,29 @@ async fn run_delivers_while_running_and_stops_cleanly_on_sigterm() {
         .env_remove("RUST_LOG")
         .stdout(std::process::Stdio::piped())
         .stderr(std::process::Stdio::piped())
+        .kill_on_drop(true)
         .spawn()
         .unwrap();
+    Running { work, sink, child }
+}
+
+/// SIGTERM, then what the process left, which must come within 10 s.
+async fn stop(child: tokio::process::Child) -> std::process::Output {
+    let pid = child.id().expect("running") as i32;
+    // SAFETY: sending a signal to our own child process.
+    unsafe {
+        libc::kill(pid, libc::SIGTERM);
+    }
+    tokio::time::timeout(Duration::from_secs(10), child.wait_with_output())
+        .await
+        .expect("run stopped within 10 s of SIGTERM")
+        .unwrap()
+}
+
+#[tokio::test]
+async fn run_delivers_while_running_and_stops_cleanly_on_sigterm() {
+    let sim = Sim::small(6, 1).await;
+    let Running { work, sink, child } = start(&sim, r#"poll_every = "2s""#, "").await;
     let machines: usize = sim
         .customers()
         .iter()
@@ -52,15 +80,7 @@ async fn run_delivers_while_running_and_stops_cleanly_on_sigterm() {
         "one webhook POST per machine while running"
     );
 
-    let pid = child.id().expect("running") as i32;
-    // SAFETY: sending a signal to our own child process.
-    unsafe {
-        libc::kill(pid, libc::SIGTERM);
-    }
-    let out = tokio::time::timeout(Duration::from_secs(10), child.wait_with_output())
-        .await
-        .expect("run stopped within 10 s of SIGTERM")
-        .unwrap();
+    let out = stop(child).await;
     assert_eq!(code(&out), 0, "{}", text(&out));
 
     let state = work.run(&["state", "outbox", "--json"]).await;
@@ -102,33 +122,13 @@ async fn until(url: &str, within: Duration, ok: impl Fn(u16, &str) -> bool) -> (
 #[tokio::test]
 async fn healthz_turns_503_naming_a_tenant_that_keeps_failing_and_metrics_move() {
     let sim = Sim::small(6, 2).await;
-    let sink = HttpSink::start().await;
     let port = free_port();
-    let work = WorkDir::new(&sim.url, "poll_every = \"1s\"\nmax_retries = 0");
-    let mut cfg = std::fs::read_to_string(work.config()).unwrap();
-    cfg.push_str(&format!(
-        "\n[server]\nlisten = \"127.0.0.1:{port}\"\n\n[[channel]]\nname = \"hook\"\ntype = \"webhook\"\nurl = \"{}\"\nrate = \"100/s\"\n",
-        sink.url("/hook")
-    ));
-    work.write_config(&cfg);
-    std::fs::create_dir_all(work.path().join("rules")).unwrap();
-    std::fs::write(
-        work.path().join("rules/all.toml"),
-        format!("[[rule]]\nname = \"seen\"\nnotify = [\"hook\"]\nwhen.status = {ALL_STATUSES}\n"),
+    let running = start(
+        &sim,
+        "poll_every = \"1s\"\nmax_retries = 0",
+        &format!("\n[server]\nlisten = \"127.0.0.1:{port}\"\n"),
     )
-    .unwrap();
-    let child = tokio::process::Command::new(BIN)
-        .arg("--config")
-        .arg(work.config())
-        .arg("run")
-        .current_dir(work.path())
-        .env("TEST_CLIENT_SECRET", "sim-secret")
-        .env_remove("RUST_LOG")
-        .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::piped())
-        .kill_on_drop(true)
-        .spawn()
-        .unwrap();
+    .await;
     let base = format!("http://127.0.0.1:{port}");
     let (status, body) = until(
         &format!("{base}/healthz"),
@@ -185,14 +185,6 @@ async fn healthz_turns_503_naming_a_tenant_that_keeps_failing_and_metrics_move()
         "failed polls are counted:\n{metrics}"
     );
 
-    let pid = child.id().expect("running") as i32;
-    // SAFETY: sending a signal to our own child process.
-    unsafe {
-        libc::kill(pid, libc::SIGTERM);
-    }
-    let out = tokio::time::timeout(Duration::from_secs(10), child.wait_with_output())
-        .await
-        .expect("run stopped within 10 s of SIGTERM")
-        .unwrap();
+    let out = stop(running.child).await;
     assert_eq!(code(&out), 0, "{}", text(&out));
 }

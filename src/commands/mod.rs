@@ -137,15 +137,10 @@ fn load_all(path: &std::path::Path) -> Result<Loaded, Exit> {
     // A silence naming no rule would silently silence nothing.
     for (i, s) in cfg.silences.iter().enumerate() {
         if let Some(name) = s.rule.as_deref().filter(|n| rules.get(n).is_none()) {
-            let known: Vec<&str> = rules.iter().map(|r| r.name.as_str()).collect();
             eprintln!(
                 "error: {}: silence[{i}].rule: no rule is named {name:?}: expected one of {} (the rules in {})",
                 cfg.path.display(),
-                if known.is_empty() {
-                    "(none loaded)".to_string()
-                } else {
-                    known.join(", ")
-                },
+                one_of(rules.iter().map(|r| r.name.as_str()), "(none loaded)"),
                 cfg.rules_dir.display()
             );
             return Err(Exit::Usage);
@@ -180,14 +175,54 @@ async fn run(loaded: Loaded) -> Exit {
             return Exit::Failed;
         }
     };
-    let shutdown = tokio_util::sync::CancellationToken::new();
-    let on_signal = shutdown.clone();
-    tokio::spawn(async move {
+    let (shutdown, _signals) = cancel_on_signal();
+    crate::runtime::run(worker, renderer, shutdown).await
+}
+
+/// A token cancelled on Ctrl-C or SIGTERM, and the task that waits for them (abort it
+/// when done waiting).
+fn cancel_on_signal() -> (
+    tokio_util::sync::CancellationToken,
+    tokio::task::JoinHandle<()>,
+) {
+    let token = tokio_util::sync::CancellationToken::new();
+    let on_signal = token.clone();
+    let task = tokio::spawn(async move {
         shutdown_signal().await;
         tracing::info!("signal received: stopping");
         on_signal.cancel();
     });
-    crate::runtime::run(worker, renderer, shutdown).await
+    (token, task)
+}
+
+/// `names` for a message: comma-separated, or `none` when empty.
+fn one_of<'a>(names: impl Iterator<Item = &'a str>, none: &str) -> String {
+    let list: Vec<&str> = names.collect();
+    if list.is_empty() {
+        none.to_string()
+    } else {
+        list.join(", ")
+    }
+}
+
+impl Loaded {
+    /// The channel `name` (from `--channel`), or exit 2 after naming the ones there are.
+    fn channel(&self, name: &str) -> Result<&crate::config::ChannelConfig, Exit> {
+        self.config
+            .channels
+            .iter()
+            .find(|c| c.name == name)
+            .ok_or_else(|| {
+                eprintln!(
+                    "error: --channel {name:?}: no such channel; the channels are: {}",
+                    one_of(
+                        self.config.channels.iter().map(|c| c.name.as_str()),
+                        "(none configured)"
+                    )
+                );
+                Exit::Usage
+            })
+    }
 }
 
 /// Resolves on Ctrl-C or SIGTERM.

@@ -2,10 +2,6 @@
 //! notification groups this cycle opened, then deliver until the outbox is empty or
 //! holds only items due after `--deliver-for`.
 
-use std::sync::Arc;
-
-use tokio_util::sync::CancellationToken;
-
 use crate::cli::OnceArgs;
 use crate::clock::Clock;
 use crate::config;
@@ -63,34 +59,14 @@ pub async fn run(loaded: Loaded, args: OnceArgs) -> Exit {
         exit = Exit::Failed;
     }
 
-    let http = match reqwest::Client::builder()
-        .timeout(worker.config.acronis.request_timeout)
-        .build()
-    {
-        Ok(c) => c,
-        Err(e) => {
-            eprintln!("error: cannot set up HTTP: {e}");
-            return Exit::Failed;
-        }
-    };
-    let deliverer = match Deliverer::new(
-        worker.store.clone(),
-        Arc::new(renderer),
-        &worker.config,
-        http,
-    ) {
+    let deliverer = match Deliverer::from_config(worker.store.clone(), renderer, &worker.config) {
         Ok(d) => d,
         Err(e) => {
             eprintln!("error: {e}");
             return Exit::Failed;
         }
     };
-    let shutdown = CancellationToken::new();
-    let on_signal = shutdown.clone();
-    let signals = tokio::spawn(async move {
-        super::shutdown_signal().await;
-        on_signal.cancel();
-    });
+    let (shutdown, signals) = super::cancel_on_signal();
     let delivery = deliverer
         .run(DeliveryClock::starting_at(now), deliver_for, &shutdown)
         .await;

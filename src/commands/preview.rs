@@ -10,15 +10,13 @@ use super::{Exit, Loaded};
 
 pub fn run(loaded: &Loaded, args: &PreviewArgs) -> Exit {
     let Some(rule) = loaded.rules.get(&args.rule) else {
-        let known: Vec<&str> = loaded.rules.iter().map(|r| r.name.as_str()).collect();
         eprintln!(
             "error: --rule {:?}: no such rule; the rules are: {}",
             args.rule,
-            if known.is_empty() {
-                "(none loaded)".to_string()
-            } else {
-                known.join(", ")
-            }
+            super::one_of(
+                loaded.rules.iter().map(|r| r.name.as_str()),
+                "(none loaded)"
+            )
         );
         return Exit::Usage;
     };
@@ -36,18 +34,9 @@ pub fn run(loaded: &Loaded, args: &PreviewArgs) -> Exit {
     let now = chrono::Utc::now();
     let mut exit = Exit::Ok;
     for name in channels {
-        let Some(channel) = loaded.config.channels.iter().find(|c| c.name == name) else {
-            let known: Vec<&str> = loaded
-                .config
-                .channels
-                .iter()
-                .map(|c| c.name.as_str())
-                .collect();
-            eprintln!(
-                "error: --channel {name:?}: no such channel; the channels are: {}",
-                known.join(", ")
-            );
-            return Exit::Usage;
+        let channel = match loaded.channel(name) {
+            Ok(c) => c,
+            Err(exit) => return exit,
         };
         for mut item in sample::for_rule(rule, now) {
             item.channel = name.to_string();

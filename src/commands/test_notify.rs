@@ -8,36 +8,14 @@ use crate::notify::Channel;
 use super::{Exit, Loaded};
 
 pub async fn run(loaded: &Loaded, args: &TestNotifyArgs) -> Exit {
-    let Some(config) = loaded
-        .config
-        .channels
-        .iter()
-        .find(|c| c.name == args.channel)
-    else {
-        let known: Vec<&str> = loaded
-            .config
-            .channels
-            .iter()
-            .map(|c| c.name.as_str())
-            .collect();
-        eprintln!(
-            "error: --channel {:?}: no such channel; the channels are: {}",
-            args.channel,
-            if known.is_empty() {
-                "(none configured)".to_string()
-            } else {
-                known.join(", ")
-            }
-        );
-        return Exit::Usage;
+    let config = match loaded.channel(&args.channel) {
+        Ok(c) => c,
+        Err(exit) => return exit,
     };
-    let http = match reqwest::Client::builder()
-        .timeout(loaded.config.acronis.request_timeout)
-        .build()
-    {
+    let http = match crate::notify::http_client(&loaded.config) {
         Ok(c) => c,
         Err(e) => {
-            eprintln!("error: cannot set up HTTP: {e}");
+            eprintln!("error: {e}");
             return Exit::Failed;
         }
     };

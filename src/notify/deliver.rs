@@ -85,6 +85,16 @@ pub struct Deliverer {
 }
 
 impl Deliverer {
+    /// [`Deliverer::new`] with the HTTP client every channel of `config` shares.
+    pub fn from_config(
+        store: Store,
+        renderer: Renderer,
+        config: &Config,
+    ) -> Result<Deliverer, String> {
+        let http = super::http_client(config)?;
+        Deliverer::new(store, Arc::new(renderer), config, http).map_err(|e| e.to_string())
+    }
+
     /// One lane per configured channel, each limiter primed from the sends recorded in
     /// the state directory.
     pub fn new(

@@ -26,6 +26,14 @@ pub use channel::{Channel, TlsRootsError};
 pub use deliver::{Deliverer, DeliveryClock, DeliveryReport};
 pub use render::{RenderError, Renderer, TemplateError};
 
+/// The HTTP client the channels share: `acronis.request_timeout` bounds each request.
+pub fn http_client(config: &crate::config::Config) -> Result<reqwest::Client, String> {
+    reqwest::Client::builder()
+        .timeout(config.acronis.request_timeout)
+        .build()
+        .map_err(|e| format!("cannot set up HTTP: {e}"))
+}
+
 /// A message rendered for one channel, ready to send.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Rendered {
