@@ -15,6 +15,8 @@ pub mod clock;
 pub mod commands;
 /// worker.toml -> one validated `Config`.
 pub mod config;
+/// Status digests per customer tenant: build, compare, schedule.
+pub mod digest;
 /// Logging setup (text or JSON, -v/-q).
 pub mod logging;
 /// Delivery: templates, channels, the outbox worker.

@@ -22,10 +22,13 @@ use serde::{Deserialize, Serialize};
 
 pub use lifecycle::{Notify, Step, step};
 pub use notification::{
-    AlertSnapshot, MAX_ITEM_ALERTS, NotifyStatus, OutboxItem, PolicySnapshot, ResourceRef,
-    RuleInfo, TenantRef,
+    AlertSnapshot, DigestMail, MAX_ITEM_ALERTS, NotifyStatus, OutboxItem, PolicySnapshot,
+    ResourceRef, RuleInfo, TenantRef,
 };
-pub use plan::{EvalContext, LiveAlert, Notification, ResourcePlan, Watch, human_duration, plan};
+pub use plan::{
+    EvalContext, LiveAlert, Notification, ResourcePlan, Watch, firing_snapshot, human_duration,
+    plan,
+};
 pub use sample::test_item;
 pub use silence::{Silenced, Silences};
 

@@ -100,6 +100,20 @@ pub struct OutboxItem {
     pub attempts: u32,
     pub next_attempt_at: DateTime<Utc>,
     pub last_error: Option<String>,
+    /// A status digest, rendered when it was queued (`alerts` is empty then).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub digest: Option<DigestMail>,
+}
+
+/// A tenant's rendered digest and where it goes (the tenant's `digest_to`, not the
+/// channel's `to`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DigestMail {
+    pub tenant: TenantRef,
+    pub to: Vec<String>,
+    pub subject: String,
+    pub text: String,
+    pub html: String,
 }
 
 impl OutboxItem {

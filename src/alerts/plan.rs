@@ -235,6 +235,17 @@ impl StepInput<'_> {
     }
 }
 
+/// A firing alert as it stands now (for a digest): its rule's view of the stored
+/// resource, with the summary a firing notification would carry.
+pub fn firing_snapshot(
+    ctx: &EvalContext<'_>,
+    rule: &Rule,
+    rec: &AlertRecord,
+    resource: &StoredResource,
+) -> AlertSnapshot {
+    snapshot(ctx, rule, rec, Notify::Firing, None, resource, None)
+}
+
 fn snapshot(
     ctx: &EvalContext<'_>,
     rule: &Rule,

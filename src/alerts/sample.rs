@@ -50,5 +50,6 @@ pub fn test_item(channel: &str, now: DateTime<Utc>) -> OutboxItem {
         attempts: 0,
         next_attempt_at: now,
         last_error: None,
+        digest: None,
     }
 }

@@ -12,11 +12,13 @@
 //!
 //! - `alerts`, `deadlines` (see `evaluate.rs`), `outbox`, `outbox_groups` (see
 //!   `outbox.rs`): written in the same transaction as the resources they follow from.
+//! - `digests`, and `meta` `digest_tick` (see `digests.rs`): what the last digests showed.
 //!
 //! sled transaction closures may run more than once, so they do no I/O and have no
 //! side effects.
 
 mod delivery;
+mod digests;
 mod evaluate;
 mod outbox;
 mod records;
@@ -82,6 +84,7 @@ pub struct Store {
     outbox: sled::Tree,
     outbox_groups: sled::Tree,
     dead: sled::Tree,
+    digests: sled::Tree,
     tenant_poll: sled::Tree,
     tenants: sled::Tree,
     tenant_keys: sled::Tree,
@@ -165,6 +168,7 @@ impl Store {
             outbox: db.open_tree("outbox").map_err(io)?,
             outbox_groups: db.open_tree("outbox_groups").map_err(io)?,
             dead: db.open_tree("dead").map_err(io)?,
+            digests: db.open_tree("digests").map_err(io)?,
             meta,
             tenant_poll: db.open_tree("tenant_poll").map_err(io)?,
             tenants: db.open_tree("tenants").map_err(io)?,

@@ -163,6 +163,7 @@ fn new_item(
         attempts: 0,
         next_attempt_at: open_until.unwrap_or(now),
         last_error: None,
+        digest: None,
     })
 }
 

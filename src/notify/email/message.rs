@@ -104,6 +104,7 @@ mod tests {
             attempts: 0,
             next_attempt_at: at,
             last_error: None,
+            digest: None,
         }
     }
 

@@ -109,9 +109,24 @@ impl Email {
         let permanent = |problem: &str| SendError::Permanent {
             reason: format!("{who}: {problem}"),
         };
+        // A digest goes to its tenant's `digest_to`, not the channel's `to`.
+        let digest_to: Vec<Mailbox>;
+        let to = match &item.digest {
+            Some(d) => {
+                digest_to =
+                    d.to.iter()
+                        .map(|a| {
+                            a.parse::<Mailbox>()
+                                .map_err(|e| permanent(&format!("digest_to {a:?}: {e}")))
+                        })
+                        .collect::<Result<_, _>>()?;
+                &digest_to
+            }
+            None => &self.to,
+        };
         let message = message::build(
             &self.from,
-            &self.to,
+            to,
             item,
             message::Content {
                 subject,

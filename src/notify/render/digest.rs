@@ -7,6 +7,7 @@ use chrono::{DateTime, Utc};
 use serde_json::{Value, json};
 
 use super::context::{alert, rfc3339};
+use crate::alerts::human_duration;
 use crate::alerts::{AlertSnapshot, RuleInfo, TenantRef};
 
 /// Everything one tenant's digest shows.
@@ -19,8 +20,11 @@ pub struct DigestContext {
     /// IANA name of the zone the dates are shown in (`[digest].timezone`).
     pub timezone: String,
     pub totals: Totals,
+    /// Problems first, at most [`crate::digest::MAX_MACHINES`].
     pub machines: Vec<DigestMachine>,
-    /// Alerts firing now.
+    /// Machines beyond `machines`, counted only.
+    pub machines_more: usize,
+    /// Alerts firing now, worst first.
     pub problems: Vec<DigestProblem>,
     pub changes: Changes,
 }
@@ -48,6 +52,10 @@ pub struct DigestMachine {
     /// The aggregate status as the API names it.
     pub status: String,
     pub last_success_run: Option<DateTime<Utc>>,
+    /// A firing alert, or a status worse than the healthy ones.
+    pub problem: bool,
+    /// When its earliest firing alert fired.
+    pub since: Option<DateTime<Utc>>,
 }
 
 /// A firing alert and its rule.
@@ -66,6 +74,13 @@ pub struct Changes {
     pub resolved_problems: usize,
     pub machines_added: usize,
     pub machines_removed: usize,
+    /// "machine: rule" of new problems, sorted, at most [`crate::digest::MAX_CHANGE_NAMES`];
+    /// likewise for the other lists.
+    pub new: Vec<String>,
+    pub resolved: Vec<String>,
+    /// Machine names.
+    pub added: Vec<String>,
+    pub removed: Vec<String>,
 }
 
 impl DigestContext {
@@ -81,6 +96,9 @@ impl DigestContext {
                     "type": m.kind,
                     "status": m.status,
                     "last_success_run": m.last_success_run.map(rfc3339),
+                    "problem": m.problem,
+                    "since": m.since.map(rfc3339),
+                    "since_human": m.since.map(|t| human_duration(now - t)),
                 })
             })
             .collect();
@@ -103,10 +121,74 @@ impl DigestContext {
             "timezone": self.timezone,
             "totals": self.totals,
             "machines": machines,
+            "machines_more": self.machines_more,
+            "chart": chart(&self.totals),
             "problems": problems,
             "changes": self.changes,
             "console_url": console_url,
             "now": rfc3339(now),
         })
     }
+}
+
+/// Colours of the status chart, as in the shipped template's totals.
+const CHART: [(&str, &str); 7] = [
+    ("critical", "#c5221f"),
+    ("error", "#e8710a"),
+    ("warning", "#b08000"),
+    ("interaction_required", "#1a73e8"),
+    ("not_protected", "#8c959f"),
+    ("other", "#d0d7de"),
+    ("ok", "#1e8e3e"),
+];
+
+/// The inline status chart: one segment per status present, worst first, with
+/// whole percentages that add up to 100 (largest remainders get the rounding; a
+/// status present is at least 1%), so a
+/// template draws it as table cells: no image, nothing external.
+fn chart(totals: &Totals) -> Value {
+    let counts = [
+        totals.critical,
+        totals.error,
+        totals.warning,
+        totals.interaction_required,
+        totals.not_protected,
+        totals.other,
+        totals.ok,
+    ];
+    let all: usize = counts.iter().sum();
+    if all == 0 {
+        return json!([]);
+    }
+    let mut percent: Vec<usize> = counts.iter().map(|c| c * 100 / all).collect();
+    let mut order: Vec<usize> = (0..counts.len()).filter(|i| counts[*i] > 0).collect();
+    order.sort_by_key(|i| std::cmp::Reverse((counts[*i] * 100) % all));
+    let missing = 100 - percent.iter().sum::<usize>();
+    for i in order.iter().cycle().take(missing) {
+        percent[*i] += 1;
+    }
+    // A status present is never drawn 0% wide: its 1% comes from the widest.
+    for i in 0..counts.len() {
+        if counts[i] > 0 && percent[i] == 0 {
+            let widest = (0..counts.len()).max_by_key(|j| percent[*j]).unwrap_or(i);
+            percent[widest] -= 1;
+            percent[i] = 1;
+        }
+    }
+    let segments: Vec<Value> = CHART
+        .iter()
+        .zip(counts)
+        .zip(percent)
+        .filter(|((_, count), _)| *count > 0)
+        .map(|(((status, color), count), percent)| {
+            json!({
+                "status": status,
+                "label": status.replace('_', " "),
+                "count": count,
+                "percent": percent,
+                "color": color,
+            })
+        })
+        .collect();
+    Value::Array(segments)
 }

@@ -153,6 +153,14 @@ impl Renderer {
         item: &OutboxItem,
         now: DateTime<Utc>,
     ) -> Result<Rendered, RenderError> {
+        // A digest was rendered when it was queued.
+        if let Some(d) = &item.digest {
+            return Ok(Rendered::Email {
+                subject: d.subject.clone(),
+                text: d.text.clone(),
+                html: d.html.clone(),
+            });
+        }
         let target = Target::of(&channel.kind);
         let mut ctx = NotificationContext::new(item, channel, now, self.console_url.as_deref());
         if !target.is_json() {

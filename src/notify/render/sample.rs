@@ -139,6 +139,7 @@ pub fn item(
         attempts: 0,
         next_attempt_at: now,
         last_error: None,
+        digest: None,
     }
 }
 
@@ -235,8 +236,14 @@ pub fn digest(now: DateTime<Utc>) -> DigestContext {
             status: status.into(),
             last_success_run: (status != "no_policies_applied")
                 .then(|| now - Duration::hours(3 + 9 * i as i64)),
+            problem: status != "ok",
+            since: matches!(status, "critical" | "warning")
+                .then(|| now - Duration::hours(2 + i as i64)),
         })
-        .collect();
+        .collect::<Vec<_>>();
+    // Problems first, as the digest builder orders them.
+    let mut machines = machines;
+    machines.sort_by_key(|m| !m.problem);
     let mut problems = vec![
         DigestProblem {
             alert: alert(&critical, 2, None, NotifyStatus::Firing, now),
@@ -278,6 +285,7 @@ pub fn digest(now: DateTime<Utc>) -> DigestContext {
             other: 0,
         },
         machines,
+        machines_more: 0,
         problems,
         changes: Changes {
             first: false,
@@ -285,6 +293,13 @@ pub fn digest(now: DateTime<Utc>) -> DigestContext {
             resolved_problems: 2,
             machines_added: 1,
             machines_removed: 0,
+            new: vec![format!("{}: machine-critical", MACHINES[2])],
+            resolved: vec![
+                format!("{}: backup-stale", MACHINES[0]),
+                format!("{}: machine-error", MACHINES[4]),
+            ],
+            added: vec![MACHINES[5].to_string()],
+            removed: Vec::new(),
         },
     }
 }
