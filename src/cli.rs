@@ -36,7 +36,7 @@ pub struct Cli {
 #[derive(Debug, Subcommand)]
 pub enum Command {
     /// The worker: poll on schedule, deliver continuously, send digests.
-    Run,
+    Run(RunArgs),
     /// One cycle: poll every tenant, evaluate, deliver, exit.
     Once(OnceArgs),
     /// Validate config, rule files and templates.
@@ -121,6 +121,14 @@ pub struct PreviewArgs {
 pub struct TestNotifyArgs {
     #[arg(long)]
     pub channel: String,
+}
+
+#[derive(Debug, Args)]
+pub struct RunArgs {
+    /// Start the worker's clock at T (RFC 3339); it then moves with real time. For
+    /// tests and replays against the simulator; default: the wall clock.
+    #[arg(long, value_parser = parse_time, value_name = "T")]
+    pub now: Option<DateTime<Utc>>,
 }
 
 #[derive(Debug, Args)]

@@ -11,13 +11,14 @@
 //! the next start re-reads what was cut short), waits end, an attempt in flight is
 //! finished and recorded, sled is flushed, and the process exits 0.
 
+use std::sync::Arc;
 use std::time::Duration;
 
 use chrono::Utc;
 use tokio_util::sync::CancellationToken;
 
 use crate::commands::Exit;
-use crate::notify::{Deliverer, Renderer};
+use crate::notify::{Deliverer, DeliveryClock, Renderer};
 use crate::worker::Worker;
 
 /// Longest sleep of the evaluation task between looks at the deadline index.
@@ -26,14 +27,21 @@ const MAX_TICK: Duration = Duration::from_secs(1);
 const IDLE: Duration = Duration::from_secs(1);
 
 /// Run until `shutdown` is cancelled.
-pub async fn run(mut worker: Worker, renderer: Renderer, shutdown: CancellationToken) -> Exit {
-    let deliverer = match Deliverer::from_config(worker.store.clone(), renderer, &worker.config) {
-        Ok(d) => d,
-        Err(e) => {
-            eprintln!("error: {e}");
-            return Exit::Failed;
-        }
-    };
+pub async fn run(
+    mut worker: Worker,
+    renderer: Renderer,
+    clock: DeliveryClock,
+    shutdown: CancellationToken,
+) -> Exit {
+    let renderer = Arc::new(renderer);
+    let deliverer =
+        match Deliverer::from_config(worker.store.clone(), renderer.clone(), &worker.config) {
+            Ok(d) => d,
+            Err(e) => {
+                eprintln!("error: {e}");
+                return Exit::Failed;
+            }
+        };
     let store = worker.store.clone();
     let server = match worker.config.server.clone() {
         Some(server) => {
@@ -82,7 +90,7 @@ pub async fn run(mut worker: Worker, renderer: Renderer, shutdown: CancellationT
             // Lanes return before shutdown only when the state directory failed
             // them; then delivery restarts after a pause.
             while !shutdown.is_cancelled() {
-                let report = deliverer.run_until_shutdown(&shutdown).await;
+                let report = deliverer.run_until_shutdown(clock, &shutdown).await;
                 for e in &report.errors {
                     tracing::error!("delivery: {e}");
                 }
@@ -93,7 +101,7 @@ pub async fn run(mut worker: Worker, renderer: Renderer, shutdown: CancellationT
             }
         }
     };
-    let evaluation = evaluate(&mut worker, shutdown.clone());
+    let evaluation = evaluate(&mut worker, renderer, clock, shutdown.clone());
     tokio::join!(evaluation, delivery);
     if let Some(server) = server {
         let _ = server.await;
@@ -108,8 +116,14 @@ pub async fn run(mut worker: Worker, renderer: Renderer, shutdown: CancellationT
     }
 }
 
-/// Poll on schedule; between polls, evaluate due deadlines.
-async fn evaluate(worker: &mut Worker, shutdown: CancellationToken) {
+/// Poll on schedule; between polls, evaluate due deadlines and queue the digests
+/// `[digest].cron` owes.
+async fn evaluate(
+    worker: &mut Worker,
+    renderer: Arc<Renderer>,
+    clock: DeliveryClock,
+    shutdown: CancellationToken,
+) {
     let every = worker.config.acronis.poll_every;
     let mut next_poll = tokio::time::Instant::now();
     loop {
@@ -119,7 +133,7 @@ async fn evaluate(worker: &mut Worker, shutdown: CancellationToken) {
         if tokio::time::Instant::now() >= next_poll {
             let started = tokio::time::Instant::now();
             tokio::select! {
-                report = worker.poll_cycle(Utc::now()) => {
+                report = worker.poll_cycle(clock.now()) => {
                     let failed = report.outcomes.iter().filter(|(_, r)| r.is_err()).count();
                     tracing::info!(
                         tenants = report.outcomes.len(),
@@ -140,7 +154,8 @@ async fn evaluate(worker: &mut Worker, shutdown: CancellationToken) {
             next_poll = (started + every + jitter).max(tokio::time::Instant::now());
             continue;
         }
-        let now = Utc::now();
+        let now = clock.now();
+        queue_digests(worker, &renderer, now).await;
         let until_deadline = match worker.store.next_deadline() {
             Ok(Some(t)) if t <= now => {
                 if let Err(e) = worker.run_deadlines(now).await {
@@ -162,5 +177,34 @@ async fn evaluate(worker: &mut Worker, shutdown: CancellationToken) {
             _ = tokio::time::sleep(wait) => {}
             _ = shutdown.cancelled() => return,
         }
+    }
+}
+
+/// Queue the digests owed at `now` (after a poll cycle, so they show fresh data; a
+/// start owes at most one, however many ticks passed while the worker was down).
+async fn queue_digests(worker: &Worker, renderer: &Arc<Renderer>, now: chrono::DateTime<Utc>) {
+    let tick = match crate::digest::due_tick(&worker.store, &worker.config, now) {
+        Ok(Some(tick)) => tick,
+        Ok(None) => return,
+        Err(e) => {
+            tracing::error!("digests: {e}");
+            return;
+        }
+    };
+    // Reading every resource of the digest tenants is work for the blocking pool.
+    let (store, config, eval, renderer) = (
+        worker.store.clone(),
+        worker.config.clone(),
+        worker.eval.clone(),
+        renderer.clone(),
+    );
+    let queued = tokio::task::spawn_blocking(move || {
+        crate::digest::queue_tick(&store, &config, &eval, &renderer, tick, now)
+    })
+    .await;
+    match queued {
+        Ok(Ok(n)) => tracing::info!(tick = %tick.to_rfc3339(), digests = n, "digests queued"),
+        Ok(Err(e)) => tracing::error!("digests for {}: {e}", tick.to_rfc3339()),
+        Err(e) => tracing::error!("digests for {}: {e}", tick.to_rfc3339()),
     }
 }

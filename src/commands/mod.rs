@@ -4,6 +4,7 @@
 
 mod check;
 mod demo;
+mod digest;
 mod once;
 mod preview;
 mod simulate;
@@ -75,8 +76,8 @@ pub async fn execute(cli: Cli) -> Exit {
             Ok(cfg) => state::retry_dead(&cfg),
             Err(exit) => exit,
         },
-        Command::Run => match load_all(&path) {
-            Ok(loaded) => run(loaded).await,
+        Command::Run(args) => match load_all(&path) {
+            Ok(loaded) => run(loaded, args).await,
             Err(exit) => exit,
         },
         Command::Preview(args) => match load_all(&path) {
@@ -87,7 +88,10 @@ pub async fn execute(cli: Cli) -> Exit {
             Ok(loaded) => test_notify::run(&loaded, &args).await,
             Err(exit) => exit,
         },
-        Command::Digest(_) => not_yet("digest", &path),
+        Command::Digest(args) => match load_all(&path) {
+            Ok(loaded) => digest::run(loaded, args).await,
+            Err(exit) => exit,
+        },
     }
 }
 
@@ -153,16 +157,8 @@ fn load_all(path: &std::path::Path) -> Result<Loaded, Exit> {
     })
 }
 
-fn not_yet(command: &str, path: &std::path::Path) -> Exit {
-    if let Err(exit) = load(path) {
-        return exit;
-    }
-    eprintln!("error: `{command}` is not yet implemented in this version of acronis-watch");
-    Exit::Usage
-}
-
 /// `run`: the worker until SIGINT/SIGTERM.
-async fn run(loaded: Loaded) -> Exit {
+async fn run(loaded: Loaded, args: crate::cli::RunArgs) -> Exit {
     let Loaded {
         config,
         rules,
@@ -175,8 +171,10 @@ async fn run(loaded: Loaded) -> Exit {
             return Exit::Failed;
         }
     };
+    let clock =
+        crate::notify::DeliveryClock::starting_at(args.now.unwrap_or_else(chrono::Utc::now));
     let (shutdown, _signals) = cancel_on_signal();
-    crate::runtime::run(worker, renderer, shutdown).await
+    crate::runtime::run(worker, renderer, clock, shutdown).await
 }
 
 /// A token cancelled on Ctrl-C or SIGTERM, and the task that waits for them (abort it

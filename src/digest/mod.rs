@@ -357,3 +357,104 @@ fn shown(mut names: Vec<String>) -> Vec<String> {
     names.truncate(MAX_CHANGE_NAMES);
     names
 }
+
+/// Build the digests of `recipients` at `now`, each compared with its tenant's last.
+pub fn build_all(
+    store: &Store,
+    eval: &Evaluator,
+    timezone: &str,
+    recipients: &[Recipient],
+    now: DateTime<Utc>,
+) -> Result<Vec<Built>, StateError> {
+    let tenants: Vec<TenantRef> = recipients.iter().map(|r| r.tenant.clone()).collect();
+    gather(store, &tenants)?
+        .iter()
+        .map(|data| {
+            let previous = store.digest_record(&data.tenant.id)?;
+            Ok(build(data, previous.as_ref(), eval, timezone, now))
+        })
+        .collect()
+}
+
+/// Build, render and queue the digests of `recipients` for the `[digest]` channel,
+/// recording what each showed (and `tick` as handled, when given) in the same
+/// transaction. Returns the queued items. A tenant whose digest cannot be rendered
+/// is skipped and named in the error list; the others still go.
+pub fn queue(
+    store: &Store,
+    config: &Config,
+    eval: &Evaluator,
+    renderer: &Renderer,
+    recipients: &[Recipient],
+    tick: Option<DateTime<Utc>>,
+    now: DateTime<Utc>,
+) -> Result<(Vec<OutboxItem>, Vec<String>), StateError> {
+    let Some(digest) = &config.digest else {
+        return Ok((Vec::new(), Vec::new()));
+    };
+    let built = build_all(store, eval, digest.timezone.name(), recipients, now)?;
+    let mut items = Vec::new();
+    let mut records = Vec::new();
+    let mut errors = Vec::new();
+    for (recipient, built) in recipients.iter().zip(built) {
+        match outbox_item(renderer, &digest.channel, recipient, &built, now) {
+            Ok(item) => {
+                items.push(item);
+                records.push((recipient.tenant.id.clone(), built.record));
+            }
+            Err(e) => errors.push(format!(
+                "digest of tenant {} ({}): {e}",
+                recipient.tenant.name, recipient.tenant.id
+            )),
+        }
+    }
+    let queued = store.commit_digests(items, &records, tick)?;
+    Ok((queued, errors))
+}
+
+/// For `run`: the tick `[digest].cron` owes a digest for at `now`, if any: the
+/// latest, however many passed. The first start with a `[digest]` records `now` and
+/// owes nothing. Cheap: one read of the state.
+pub fn due_tick(
+    store: &Store,
+    config: &Config,
+    now: DateTime<Utc>,
+) -> Result<Option<DateTime<Utc>>, StateError> {
+    let Some(digest) = &config.digest else {
+        return Ok(None);
+    };
+    let handled = store.digest_tick()?;
+    if handled.is_none() {
+        store.set_digest_tick(now)?;
+    }
+    Ok(owed(digest, handled, now))
+}
+
+/// For `run`: queue every recipient's digest for `tick` and record the tick as
+/// handled. Returns how many were queued.
+pub fn queue_tick(
+    store: &Store,
+    config: &Config,
+    eval: &Evaluator,
+    renderer: &Renderer,
+    tick: DateTime<Utc>,
+    now: DateTime<Utc>,
+) -> Result<usize, StateError> {
+    let recipients = recipients(store, config)?;
+    let (queued, errors) = queue(store, config, eval, renderer, &recipients, Some(tick), now)?;
+    for e in errors {
+        tracing::error!("{e}");
+    }
+    for item in &queued {
+        if let Some(d) = &item.digest {
+            tracing::info!(
+                tenant = %d.tenant.id,
+                channel = %item.channel,
+                id = item.id,
+                recipients = d.to.len(),
+                "digest queued"
+            );
+        }
+    }
+    Ok(queued.len())
+}

@@ -88,11 +88,11 @@ impl Deliverer {
     /// [`Deliverer::new`] with the HTTP client every channel of `config` shares.
     pub fn from_config(
         store: Store,
-        renderer: Renderer,
+        renderer: impl Into<Arc<Renderer>>,
         config: &Config,
     ) -> Result<Deliverer, String> {
         let http = super::http_client(config)?;
-        Deliverer::new(store, Arc::new(renderer), config, http).map_err(|e| e.to_string())
+        Deliverer::new(store, renderer.into(), config, http).map_err(|e| e.to_string())
     }
 
     /// One lane per configured channel, each limiter primed from the sends recorded in
@@ -136,9 +136,56 @@ impl Deliverer {
 
     /// Deliver until `shutdown` (`run`): a lane whose queue is empty keeps watching
     /// it, so a channel in a long backoff never holds back another's new items.
-    pub async fn run_until_shutdown(&self, shutdown: &CancellationToken) -> DeliveryReport {
-        self.lanes(DeliveryClock::starting_at(Utc::now()), None, shutdown)
-            .await
+    pub async fn run_until_shutdown(
+        &self,
+        clock: DeliveryClock,
+        shutdown: &CancellationToken,
+    ) -> DeliveryReport {
+        self.lanes(clock, None, shutdown).await
+    }
+
+    /// One attempt at each of `items` (already queued), in order, within its
+    /// channel's rate (`digest`: its own items, not the rest of the outbox). An item
+    /// that fails is rescheduled or buried as in any run; `remaining` counts the
+    /// rescheduled, which stay queued for the next run.
+    pub async fn attempt_each(
+        &self,
+        items: Vec<OutboxItem>,
+        clock: DeliveryClock,
+        shutdown: &CancellationToken,
+    ) -> DeliveryReport {
+        let mut report = DeliveryReport::default();
+        for item in items {
+            let Some(lane) = self.lanes.iter().find(|l| l.config.name == item.channel) else {
+                report.remaining += 1;
+                continue;
+            };
+            if lane.limiter.try_now().is_err() {
+                tokio::select! {
+                    _ = lane.limiter.ready() => {}
+                    _ = shutdown.cancelled() => {}
+                }
+            }
+            if shutdown.is_cancelled() {
+                report.remaining += 1;
+                continue;
+            }
+            let work = LaneRun {
+                lane: lane.clone(),
+                store: self.store.clone(),
+                renderer: self.renderer.clone(),
+                clock,
+                deadline: Instant::now(),
+                persistent: false,
+                shutdown: shutdown.clone(),
+            };
+            let retried = report.retried;
+            if let Err(e) = work.attempt(item, &mut report).await {
+                report.errors.push(e);
+            }
+            report.remaining += report.retried - retried;
+        }
+        report
     }
 
     async fn lanes(
