@@ -23,6 +23,9 @@ use crate::worker::Worker;
 
 /// Longest sleep of the evaluation task between looks at the deadline index.
 const MAX_TICK: Duration = Duration::from_secs(1);
+/// How long an attempt in flight at shutdown may take to finish (SPEC §2: exit
+/// within 10 s of SIGTERM, with the flush after it).
+const IN_FLIGHT_GRACE: Duration = Duration::from_secs(7);
 /// How long delivery rests before restarting after a state error.
 const IDLE: Duration = Duration::from_secs(1);
 
@@ -84,9 +87,9 @@ pub async fn run(
         channels = worker.config.channels.len(),
         "worker started"
     );
-    let delivery = {
+    let mut delivery = {
         let shutdown = shutdown.clone();
-        async move {
+        tokio::spawn(async move {
             // Lanes return before shutdown only when the state directory failed
             // them; then delivery restarts after a pause.
             while !shutdown.is_cancelled() {
@@ -99,10 +102,25 @@ pub async fn run(
                     _ = shutdown.cancelled() => {}
                 }
             }
-        }
+        })
     };
-    let evaluation = evaluate(&mut worker, renderer, clock, shutdown.clone());
-    tokio::join!(evaluation, delivery);
+    // Returns once shutdown is asked for.
+    evaluate(&mut worker, renderer, clock, shutdown.clone()).await;
+    // An attempt in flight is given a few seconds to finish and be recorded; one
+    // still hanging then (a slow SMTP server, a webhook near its request_timeout) is
+    // abandoned so the process exits within 10 s of the signal. Its item is still
+    // queued and is sent again on the next start (at-least-once).
+    match tokio::time::timeout(IN_FLIGHT_GRACE, &mut delivery).await {
+        Ok(Ok(())) => {}
+        Ok(Err(e)) => tracing::error!("the delivery task failed: {e}"),
+        Err(_) => {
+            delivery.abort();
+            tracing::warn!(
+                grace_s = IN_FLIGHT_GRACE.as_secs(),
+                "a delivery attempt was still in flight at shutdown: abandoned; it stays queued and is sent again on the next start"
+            );
+        }
+    }
     if let Some(server) = server {
         let _ = server.await;
     }
@@ -138,6 +156,7 @@ async fn evaluate(
                     tracing::info!(
                         tenants = report.outcomes.len(),
                         failed,
+                        backing_off = report.backing_off.len(),
                         ms = started.elapsed().as_millis() as u64,
                         "poll cycle done"
                     );

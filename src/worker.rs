@@ -2,7 +2,9 @@
 //! client, poller, evaluator. `once`, `demo` and (later) `run` drive it; it holds no
 //! command-line logic.
 
+use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
+use std::time::Duration;
 
 use chrono::{DateTime, Utc};
 
@@ -34,6 +36,9 @@ pub struct CycleReport {
     pub deadlines: Evaluated,
     /// Re-indexing or the deadline tick failed.
     pub evaluation_error: Option<StateError>,
+    /// Tenants not polled this cycle because they keep failing: (tenant, failures in
+    /// a row, next attempt).
+    pub backing_off: Vec<(String, u32, DateTime<Utc>)>,
 }
 
 impl CycleReport {
@@ -45,6 +50,12 @@ impl CycleReport {
     }
 }
 
+/// How often the tenant list is read from the API (SPEC §3: hourly); between
+/// reads, the list read last is polled.
+const TENANT_LIST_EVERY: chrono::Duration = chrono::Duration::hours(1);
+/// The longest a failing tenant waits between attempts (or `poll_every`, if longer).
+const MAX_TENANT_BACKOFF: Duration = Duration::from_secs(3600);
+
 /// A configured worker.
 pub struct Worker {
     pub config: Config,
@@ -52,6 +63,11 @@ pub struct Worker {
     pub client: Arc<AcronisClient>,
     pub eval: Evaluator,
     poller: Poller<AcronisClient>,
+    /// The tenant list and when it was read (decision clock).
+    tenant_list: Option<(DateTime<Utc>, Vec<WatchedTenant>)>,
+    /// Tenants whose polls keep failing: failures in a row and the next attempt. One
+    /// entry per watched tenant at most (pruned to the list each cycle).
+    failing: HashMap<String, (u32, DateTime<Utc>)>,
 }
 
 impl Worker {
@@ -78,13 +94,36 @@ impl Worker {
             client,
             eval,
             poller,
+            tenant_list: None,
+            failing: HashMap::new(),
         })
     }
 
-    /// The tenants to watch: from the API, else (with a warning) as last recorded.
-    pub async fn tenants(&self) -> (Vec<WatchedTenant>, Option<ApiError>) {
+    /// The tenants to watch at `now`: the list read within the hour, else from the
+    /// API, else (with a warning) as last recorded.
+    pub async fn tenants_at(
+        &mut self,
+        now: DateTime<Utc>,
+    ) -> (Vec<WatchedTenant>, Option<ApiError>) {
+        if let Some((at, list)) = &self.tenant_list
+            && now >= *at
+            && now - *at < TENANT_LIST_EVERY
+        {
+            return (list.clone(), None);
+        }
+        let (list, error) = self.tenants(now).await;
+        if error.is_none() {
+            self.tenant_list = Some((now, list.clone()));
+        }
+        (list, error)
+    }
+
+    /// The tenants to watch, from the API, else (with a warning) as last recorded.
+    /// Tenants that left the list since it was last read are forgotten.
+    pub async fn tenants(&self, now: DateTime<Utc>) -> (Vec<WatchedTenant>, Option<ApiError>) {
         match tenants::resolve(&self.client, &self.config).await {
             Ok(list) => {
+                self.forget_departed(&list, now).await;
                 if let Err(e) = self.store.put_tenants(&tenants::records(&list)) {
                     tracing::warn!("could not record the tenant list: {e}");
                 }
@@ -115,6 +154,45 @@ impl Worker {
         }
     }
 
+    /// Drop the stored data of tenants no longer in `list` (they left the API's list
+    /// or worker.toml, or a reshard gave them to another replica), so their deadlines
+    /// stop firing here. Their alerts end silently: notifying is their new owner's
+    /// job. An empty list forgets nothing: more likely a glitch than every customer
+    /// leaving at once.
+    async fn forget_departed(&self, list: &[WatchedTenant], now: DateTime<Utc>) {
+        if list.is_empty() {
+            return;
+        }
+        let keep: HashSet<&str> = list.iter().map(|t| t.id.as_str()).collect();
+        let departed: Vec<String> = match self.store.known_tenants() {
+            Ok(known) => known
+                .into_iter()
+                .filter(|t| !keep.contains(t.as_str()))
+                .collect(),
+            Err(e) => {
+                tracing::warn!("could not read the stored tenants: {e}");
+                return;
+            }
+        };
+        for tenant in departed {
+            let silent = self.eval.silent();
+            let id = tenant.clone();
+            match self
+                .blocking(move |store, _| store.forget_tenant(&id, &silent, now))
+                .await
+            {
+                Ok(n) => tracing::info!(
+                    tenant = %tenant,
+                    resources = n,
+                    "tenant no longer watched (left the list, or another shard owns it): its stored data is dropped and its alerts end without notifications"
+                ),
+                Err(e) => {
+                    tracing::error!(tenant = %tenant, "could not drop a tenant no longer watched: {e}")
+                }
+            }
+        }
+    }
+
     /// One cycle at decision time `now`: re-evaluate everything if the rules changed,
     /// poll every watched tenant (each page evaluated as it is committed), then
     /// evaluate the resources whose deadlines are due.
@@ -139,17 +217,53 @@ impl Worker {
                 report.evaluation_error = Some(e);
             }
         }
-        let (tenants, tenant_list_error) = self.tenants().await;
+        let (tenants, tenant_list_error) = self.tenants_at(now).await;
         report.tenant_list_error = tenant_list_error;
         self.eval = self.eval.with_tenant_names(
             tenants
                 .iter()
                 .filter_map(|t| t.name.clone().map(|n| (t.id.clone(), n))),
         );
-        report.outcomes = self.poller.poll_all(&tenants, now, &self.eval).await;
-        for (_, outcome) in &report.outcomes {
-            if let Ok(r) = outcome {
-                alerts::log_transitions(&r.alerts, now);
+        // A tenant that keeps failing waits longer between attempts, so it never
+        // slows the cycle of the others; /healthz names it meanwhile.
+        let watched: HashSet<&str> = tenants.iter().map(|t| t.id.as_str()).collect();
+        self.failing.retain(|id, _| watched.contains(id.as_str()));
+        let (due, waiting): (Vec<WatchedTenant>, Vec<WatchedTenant>) =
+            tenants.iter().cloned().partition(|t| {
+                self.failing
+                    .get(&t.id)
+                    .is_none_or(|(_, retry_at)| *retry_at <= now)
+            });
+        report.backing_off = waiting
+            .iter()
+            .filter_map(|t| {
+                let (n, at) = self.failing.get(&t.id)?;
+                Some((t.id.clone(), *n, *at))
+            })
+            .collect();
+        report.outcomes = self.poller.poll_all(&due, now, &self.eval).await;
+        for (tenant, outcome) in &report.outcomes {
+            match outcome {
+                Ok(r) => {
+                    alerts::log_transitions(&r.alerts, now);
+                    if let Some((n, _)) = self.failing.remove(&tenant.id) {
+                        tracing::info!(tenant = %tenant.id, failures = n, "tenant polled again after failures");
+                    }
+                }
+                Err(e) => {
+                    let n = self.failing.get(&tenant.id).map_or(1, |(n, _)| n + 1);
+                    let wait = tenant_backoff(self.config.acronis.poll_every, n);
+                    let retry_at = now + chrono::Duration::from_std(wait).unwrap_or_default();
+                    self.failing.insert(tenant.id.clone(), (n, retry_at));
+                    if n > 1 {
+                        tracing::error!(
+                            tenant = %tenant.id,
+                            failures = n,
+                            retry_in_s = wait.as_secs(),
+                            "tenant keeps failing; backing off: {e}"
+                        );
+                    }
+                }
             }
         }
         match self.run_deadlines(now).await {
@@ -184,5 +298,30 @@ impl Worker {
                 path,
                 message: e.to_string(),
             })?
+    }
+}
+
+/// How long a tenant waits after `failures` failed polls in a row: `poll_every`
+/// after the first (the normal schedule), doubling after each further one, up to an
+/// hour (or `poll_every`, if longer).
+fn tenant_backoff(poll_every: Duration, failures: u32) -> Duration {
+    let cap = MAX_TENANT_BACKOFF.max(poll_every);
+    let factor = 1u32 << failures.saturating_sub(1).min(16);
+    poll_every.saturating_mul(factor).min(cap)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_failing_tenant_backs_off_doubling_up_to_an_hour() {
+        let five = Duration::from_secs(300);
+        let waits: Vec<u64> = (1..=7).map(|n| tenant_backoff(five, n).as_secs()).collect();
+        assert_eq!(waits, [300, 600, 1200, 2400, 3600, 3600, 3600]);
+        // A poll_every longer than the cap is kept.
+        let day = Duration::from_secs(86_400);
+        assert_eq!(tenant_backoff(day, 5), day);
+        assert_eq!(tenant_backoff(five, u32::MAX).as_secs(), 3600);
     }
 }

@@ -177,6 +177,19 @@ impl Evaluator {
         }
     }
 
+    /// The same rules notifying nobody: alerts still fire and resolve in state, and
+    /// nothing is queued (for data this worker stops watching).
+    pub fn silent(&self) -> Evaluator {
+        let mut rules = (*self.rules).clone();
+        for r in &mut rules.rules {
+            r.notify.clear();
+        }
+        Evaluator {
+            rules: std::sync::Arc::new(rules),
+            ..self.clone()
+        }
+    }
+
     /// A view for one evaluation instant.
     pub fn at(&self, now: DateTime<Utc>) -> EvalContext<'_> {
         EvalContext {

@@ -229,8 +229,8 @@ impl Store {
     }
 
     /// Record the watched-tenant directory (names for display and digests).
-    /// Tenants no longer in the list are dropped from the directory (their resources
-    /// stay until a later issue decides how long to keep them).
+    /// Tenants no longer in the list are dropped from the directory; their data goes
+    /// with [`Store::forget_tenant`].
     pub fn put_tenants(&self, tenants: &[TenantRecord]) -> Result<(), StateError> {
         let mut batch = sled::Batch::default();
         for key in self.tenants.iter().keys() {
@@ -243,6 +243,58 @@ impl Store {
             batch.insert(t.id.as_bytes(), records::encode_json(t));
         }
         self.tenants.apply_batch(batch).map_err(|e| self.io(e))
+    }
+
+    /// Drop everything stored of a tenant this worker no longer watches (it left the
+    /// API's list or worker.toml, or another shard owns it now): its resources and
+    /// their deadlines go as deletions evaluated with `eval` (pass a silent one: the
+    /// alerts end without notifications, which are the new owner's to send), then its
+    /// poll bookkeeping and digest record. Returns how many resources were dropped.
+    /// Items already queued for it stay queued: they were owed when they were made.
+    pub fn forget_tenant(
+        &self,
+        tenant: &str,
+        eval: &Evaluator,
+        now: DateTime<Utc>,
+    ) -> Result<usize, StateError> {
+        let Some(tkey) = self.find_tenant_key(tenant)? else {
+            self.tenant_poll
+                .remove(tenant.as_bytes())
+                .map_err(|e| self.io(e))?;
+            return Ok(0);
+        };
+        let ids: Vec<String> = self
+            .resources
+            .scan_prefix(records::tenant_prefix(tkey))
+            .keys()
+            .map(|k| k.map(|k| records::split_key(&k).1).map_err(|e| self.io(e)))
+            .collect::<Result<_, _>>()?;
+        for chunk in ids.chunks(500) {
+            let page = PageCommit {
+                tenant: tenant.to_string(),
+                deletes: chunk.to_vec(),
+                ..PageCommit::default()
+            };
+            self.commit_page(&page, eval, now)?;
+        }
+        self.tenant_poll
+            .remove(tenant.as_bytes())
+            .map_err(|e| self.io(e))?;
+        self.digests
+            .remove(tenant.as_bytes())
+            .map_err(|e| self.io(e))?;
+        Ok(ids.len())
+    }
+
+    /// Tenants with data stored: polled at least once, or in the directory.
+    pub fn known_tenants(&self) -> Result<std::collections::BTreeSet<String>, StateError> {
+        let mut out: std::collections::BTreeSet<String> =
+            self.tenants()?.into_iter().map(|t| t.id).collect();
+        for key in self.tenant_poll.iter().keys() {
+            let key = key.map_err(|e| self.io(e))?;
+            out.insert(String::from_utf8_lossy(&key).into_owned());
+        }
+        Ok(out)
     }
 
     /// The watched-tenant directory as last recorded.
