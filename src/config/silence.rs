@@ -136,18 +136,18 @@ fn window(table: &Table<'_>) -> Result<SilenceWindow, ConfigError> {
         }
         let starts = starts.as_ref().map(instant).transpose()?;
         let ends_at = ends.as_ref().map(instant).transpose()?;
-        if let (Some(s), Some(e), Some(item)) = (starts, ends_at, &ends) {
-            if e <= s {
-                return Err(invalid(
-                    item.at(),
-                    item.key.clone(),
-                    format!(
-                        "ends ({}) is not after starts ({}): expected ends later than starts",
-                        e.to_rfc3339(),
-                        s.to_rfc3339()
-                    ),
-                ));
-            }
+        if let (Some(s), Some(e), Some(item)) = (starts, ends_at, &ends)
+            && e <= s
+        {
+            return Err(invalid(
+                item.at(),
+                item.key.clone(),
+                format!(
+                    "ends ({}) is not after starts ({}): expected ends later than starts",
+                    e.to_rfc3339(),
+                    s.to_rfc3339()
+                ),
+            ));
         }
         return Ok(SilenceWindow::Fixed {
             starts,

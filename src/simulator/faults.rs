@@ -89,10 +89,10 @@ impl Fault {
         if self.count == 0 {
             return Err("count must be at least 1".into());
         }
-        if let Some(s) = self.status {
-            if !(100..=599).contains(&s) {
-                return Err(format!("status {s} is not an HTTP status"));
-            }
+        if let Some(s) = self.status
+            && !(100..=599).contains(&s)
+        {
+            return Err(format!("status {s} is not an HTTP status"));
         }
         if self.status.is_none()
             && self.body.is_none()

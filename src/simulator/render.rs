@@ -141,10 +141,10 @@ impl Serialize for Context<'_> {
         }
         m.serialize_entry("created_at", &rfc3339_ns(r.created_ns))?;
         m.serialize_entry("updated_at", &rfc3339_ns(r.updated_ns))?;
-        if item.show_deleted {
-            if let Some(d) = r.deleted_ns {
-                m.serialize_entry("deleted_at", &rfc3339_ns(d))?;
-            }
+        if item.show_deleted
+            && let Some(d) = r.deleted_ns
+        {
+            m.serialize_entry("deleted_at", &rfc3339_ns(d))?;
         }
         if r.group_ids {
             m.serialize_entry("parent_group_ids", &[] as &[&str])?;

@@ -118,18 +118,18 @@ impl World {
         let now = self.sync();
         self.counters.requests.bump(endpoint);
         let token_scope = bearer(headers).and_then(|t| self.tokens.check(t, now).scope());
-        if endpoint == Endpoint::ResourceStatuses {
-            if let Some(scope) = token_scope {
-                let key = match scope {
-                    Scope::Partner => "partner".to_string(),
-                    Scope::Customer(c) => self.tenants.get(c).uuid.clone(),
-                };
-                *self
-                    .counters
-                    .resource_statuses_by_tenant
-                    .entry(key)
-                    .or_default() += 1;
-            }
+        if endpoint == Endpoint::ResourceStatuses
+            && let Some(scope) = token_scope
+        {
+            let key = match scope {
+                Scope::Partner => "partner".to_string(),
+                Scope::Customer(c) => self.tenants.get(c).uuid.clone(),
+            };
+            *self
+                .counters
+                .resource_statuses_by_tenant
+                .entry(key)
+                .or_default() += 1;
         }
         let tenant = match requested.and_then(|id| self.tenants.find(id)) {
             Some(t) => Some(t),
@@ -157,10 +157,10 @@ impl World {
     pub(crate) fn patch(&mut self, id: &str, patch: ResourcePatch) -> Result<(), SimError> {
         let now = self.sync();
         let ix = self.lookup(id)?;
-        if let Some(s) = &patch.status {
-            if s.trim().is_empty() {
-                return Err(SimError::Invalid("status must not be empty".into()));
-            }
+        if let Some(s) = &patch.status
+            && s.trim().is_empty()
+        {
+            return Err(SimError::Invalid("status must not be empty".into()));
         }
         if patch.name.as_deref().is_some_and(|n| n.trim().is_empty()) {
             return Err(SimError::Invalid("name must not be empty".into()));
@@ -301,22 +301,22 @@ fn apply_patch(seed: u64, ix: ResIx, r: &mut Resource, patch: ResourcePatch, now
     for pp in patch.policies.into_iter().flatten() {
         patch_policy(r, pp);
     }
-    if let Some(offline) = patch.offline {
-        if let Some(b) = r.backup.as_mut().filter(|b| b.offline != offline) {
-            b.offline = offline;
-            reschedule = true;
-            if !offline {
-                // Back online: the next slot whose run lies ahead runs.
-                let k = (now - b.phase).div_euclid(b.period);
-                b.pending = if evolve::event_time(seed, ix, b, k) > now {
-                    k
-                } else {
-                    k + 1
-                };
-                let next = b.slot(b.pending);
-                if let Some(p) = r.policy_mut(super::model::BACKUP) {
-                    p.next_run = Some(next);
-                }
+    if let Some(offline) = patch.offline
+        && let Some(b) = r.backup.as_mut().filter(|b| b.offline != offline)
+    {
+        b.offline = offline;
+        reschedule = true;
+        if !offline {
+            // Back online: the next slot whose run lies ahead runs.
+            let k = (now - b.phase).div_euclid(b.period);
+            b.pending = if evolve::event_time(seed, ix, b, k) > now {
+                k
+            } else {
+                k + 1
+            };
+            let next = b.slot(b.pending);
+            if let Some(p) = r.policy_mut(super::model::BACKUP) {
+                p.next_run = Some(next);
             }
         }
     }

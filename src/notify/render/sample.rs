@@ -92,7 +92,9 @@ pub fn alert(
             id: format!("{:08x}-0000-4000-8000-{i:012x}", i + 1),
             name,
             kind: "resource.machine".into(),
-            agent_id: (i % 2 == 0).then(|| format!("agent-{:04}", 1000 + i)),
+            agent_id: i
+                .is_multiple_of(2)
+                .then(|| format!("agent-{:04}", 1000 + i)),
         },
         aggregate_status: if resolved {
             "ok"

@@ -48,15 +48,15 @@ impl Teams {
 /// [`http::classify`], after reading a connector's "200 but failed" answer as the
 /// status it names.
 fn classify(who: Who<'_>, mut answer: Answer) -> Result<Delivered, SendError> {
-    if answer.status == StatusCode::OK {
-        if let Some(named) = legacy_failure(&answer.excerpt()) {
-            match named.and_then(|code| StatusCode::from_u16(code).ok()) {
-                Some(status) if !status.is_success() => answer.status = status,
-                _ => {
-                    return Err(SendError::Permanent {
-                        reason: http::status_reason(who, answer.status, &answer.excerpt()),
-                    });
-                }
+    if answer.status == StatusCode::OK
+        && let Some(named) = legacy_failure(&answer.excerpt())
+    {
+        match named.and_then(|code| StatusCode::from_u16(code).ok()) {
+            Some(status) if !status.is_success() => answer.status = status,
+            _ => {
+                return Err(SendError::Permanent {
+                    reason: http::status_reason(who, answer.status, &answer.excerpt()),
+                });
             }
         }
     }
