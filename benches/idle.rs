@@ -1,0 +1,215 @@
+//! Idle `run` benchmark (issue 6): `cargo bench --bench idle`.
+//!
+//! `run` against the simulator (its own process) with 100,000 machines across 20
+//! tenants and five status, stale and overdue rules kept in state only (so every
+//! machine has deadlines in the index and the outbox stays empty),
+//! `poll_every = "1h"`: after the first (cold) cycle the worker only ticks its
+//! deadline index, watches the outbox and serves /metrics. Measured: the worker's
+//! CPU time over a quiet window (target < 1% of one core) and its resident memory
+//! then and at its peak (target <= 64 MiB).
+//!
+//! Knobs: `IDLE_BENCH_FLEET` (default 100,000), `IDLE_BENCH_TENANTS` (20),
+//! `IDLE_BENCH_WINDOW_S` (seconds measured, default 30).
+
+use std::io::{BufRead, BufReader};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+const BIN: &str = env!("CARGO_BIN_EXE_acronis-watch");
+
+/// A child process killed on drop.
+struct Proc(Child);
+
+impl Drop for Proc {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+fn main() {
+    let fleet = knob("IDLE_BENCH_FLEET", 100_000);
+    let tenants = knob("IDLE_BENCH_TENANTS", 20);
+    let window = Duration::from_secs(knob("IDLE_BENCH_WINDOW_S", 30) as u64);
+    let (sim, url) = start_sim(fleet, tenants);
+    let dir = tempfile::tempdir().expect("a temp dir");
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .expect("a free port")
+        .port();
+    // Rules as a fleet uses them, kept in state only: every machine gets deadlines
+    // in the index, and nothing waits in the outbox, so what is measured is the
+    // worker between polls, not a backlog being delivered.
+    let rules = dir.path().join("rules");
+    std::fs::create_dir_all(&rules).expect("rules dir");
+    std::fs::write(
+        rules.join("fleet.toml"),
+        r#"
+[[rule]]
+name = "machine-critical"
+when.status = ["critical"]
+
+[[rule]]
+name = "machine-error"
+when.status = ["error"]
+
+[[rule]]
+name = "backup-stale"
+when.policy = "policy.backup.machine"
+when.last_success_older_than = "26h"
+
+[[rule]]
+name = "backup-overdue"
+when.policy = "policy.backup.machine"
+when.overdue_by = "2h"
+
+[[rule]]
+name = "antimalware-stale"
+when.policy = "policy.security.antimalware_protection"
+when.last_success_older_than = "7d"
+"#,
+    )
+    .expect("rules written");
+    std::fs::write(
+        dir.path().join("worker.toml"),
+        format!(
+            r#"
+[acronis]
+datacenter_url = "{url}"
+client_id = "sim-client"
+client_secret = "sim-secret"
+tenants = "children"
+poll_every = "1h"
+
+[state]
+path = "state"
+
+[server]
+listen = "127.0.0.1:{port}"
+
+[[channel]]
+name = "noc-slack"
+type = "slack"
+url = "http://127.0.0.1:9/none"
+"#
+        ),
+    )
+    .expect("config written");
+
+    let started = Instant::now();
+    let worker = Proc(
+        Command::new(BIN)
+            .arg("--config")
+            .arg(dir.path().join("worker.toml"))
+            .args(["-q", "run"])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("start the worker"),
+    );
+    let pid = worker.0.id();
+    let metrics = format!("http://127.0.0.1:{port}/metrics");
+    let client = reqwest::blocking::Client::new();
+    // The first cycle is done when every tenant's poll is counted.
+    loop {
+        let text = client
+            .get(&metrics)
+            .send()
+            .and_then(|r| r.text())
+            .unwrap_or_default();
+        let polled = text
+            .lines()
+            .filter(|l| l.starts_with("acronis_watch_polls_total{"))
+            .count();
+        if polled >= tenants {
+            break;
+        }
+        assert!(
+            started.elapsed() < Duration::from_secs(1800),
+            "the first cycle did not finish in 30 minutes; /metrics said:\n{text}"
+        );
+        std::thread::sleep(Duration::from_millis(500));
+    }
+    let cold = started.elapsed();
+    // Let the post-cycle work (gauges, queued notifications failing to an unroutable
+    // address and backing off) settle before measuring.
+    std::thread::sleep(Duration::from_secs(5));
+    let (cpu0, t0) = (cpu_ticks(pid), Instant::now());
+    std::thread::sleep(window);
+    let (cpu1, elapsed) = (cpu_ticks(pid), t0.elapsed());
+    let hz = unsafe { libc::sysconf(libc::_SC_CLK_TCK) } as f64;
+    let cpu_s = (cpu1 - cpu0) as f64 / hz;
+    let (rss, peak) = memory_kib(pid);
+    println!(
+        "fleet {fleet} machines / {tenants} tenants; first cycle (cold poll + evaluation) {:.1} s",
+        cold.as_secs_f64()
+    );
+    println!(
+        "idle: {:.2}% of one core over {:.0} s ({cpu_s:.2} s CPU)  (target < 1%)",
+        100.0 * cpu_s / elapsed.as_secs_f64(),
+        elapsed.as_secs_f64()
+    );
+    println!(
+        "memory: RSS {:.1} MiB idle, peak {:.1} MiB  (target <= 64 MiB)",
+        rss as f64 / 1024.0,
+        peak as f64 / 1024.0
+    );
+    drop(worker);
+    drop(sim);
+}
+
+fn knob(name: &str, default: usize) -> usize {
+    std::env::var(name)
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(default)
+}
+
+fn start_sim(fleet: usize, tenants: usize) -> (Proc, String) {
+    let mut child = Command::new(BIN)
+        .args([
+            "simulate",
+            "--listen",
+            "127.0.0.1:0",
+            "--frozen",
+            "--seed",
+            "1",
+        ])
+        .args(["--fleet", &fleet.to_string()])
+        .args(["--tenants", &tenants.to_string()])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("start the simulator");
+    let mut line = String::new();
+    let mut out = BufReader::new(child.stdout.take().expect("stdout"));
+    out.read_line(&mut line).expect("the simulator's banner");
+    // Keep reading what it prints: a closed pipe would end it at its next line.
+    std::thread::spawn(move || std::io::copy(&mut out, &mut std::io::sink()));
+    let url = line.trim().rsplit(' ').next().unwrap_or("").to_string();
+    assert!(url.starts_with("http://"), "unexpected banner: {line}");
+    (Proc(child), url)
+}
+
+/// utime + stime of `pid`, in clock ticks (/proc/PID/stat fields 14 and 15).
+fn cpu_ticks(pid: u32) -> u64 {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).expect("/proc/PID/stat");
+    // The command name (field 2) may hold spaces: fields are counted after its ')'.
+    let rest = &stat[stat.rfind(')').expect("a stat line") + 2..];
+    let fields: Vec<&str> = rest.split_whitespace().collect();
+    fields[11].parse::<u64>().unwrap_or(0) + fields[12].parse::<u64>().unwrap_or(0)
+}
+
+/// (VmRSS, VmHWM) of `pid` in KiB.
+fn memory_kib(pid: u32) -> (u64, u64) {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).expect("/proc/PID/status");
+    let field = |name: &str| {
+        status
+            .lines()
+            .find(|l| l.starts_with(name))
+            .and_then(|l| l.split_whitespace().nth(1))
+            .and_then(|v| v.parse().ok())
+            .unwrap_or(0)
+    };
+    (field("VmRSS:"), field("VmHWM:"))
+}
