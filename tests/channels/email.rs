@@ -220,7 +220,15 @@ async fn a_server_that_stops_answering_times_out_and_the_pool_starts_afresh() {
     // its own 250 (the stalled message may still arrive: at-least-once).
     let delivered = send(&ch).await.unwrap();
     assert!(delivered.detail.starts_with("250"), "{delivered:?}");
-    assert!(server.messages().iter().any(|m| m.code == 250));
+    // The server's record of it arrives over its event pipe, a moment after the reply.
+    let deadline = std::time::Instant::now() + Duration::from_secs(5);
+    while !server.messages().iter().any(|m| m.code == 250) {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the server never recorded the 250"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
 }
 
 #[tokio::test]

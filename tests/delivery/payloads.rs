@@ -178,7 +178,7 @@ async fn one_critical_machine_reaches_every_kind_of_channel_as_spec_8_says() {
     assert_eq!(body["alerts"][0]["resource"]["name"], EVIL, "{body:#}");
 
     // Email: multipart/alternative, text then HTML, the name HTML-escaped in HTML.
-    let got = smtp.messages();
+    let got = smtp.wait_for(1, std::time::Duration::from_secs(5)).await;
     assert_eq!(got.len(), 1, "email: {got:#?}");
     let m = &got[0];
     assert_eq!(m.code, 250);
