@@ -9,7 +9,7 @@ use std::time::Duration;
 
 use serde_json::json;
 use support::smtp::{SmtpMode, SmtpServer};
-use support::{BIN, Sim, WorkDir, code, text};
+use support::{Sim, WorkDir, code, free_port, sigterm, text};
 
 /// Statuses given to the first customer's machines, in `/_sim/resources` order.
 const STATUSES: [&str; 8] = [
@@ -275,28 +275,28 @@ async fn run_sends_a_digest_missed_while_down_once_on_start() {
     let metrics = format!("http://127.0.0.1:{port}/metrics");
 
     // First start, on a Monday after 08:00: nothing is owed yet.
-    let child = spawn_run(&work, "2026-11-16T09:00:00Z");
+    let child = work.spawn_run(&["--now", "2026-11-16T09:00:00Z"]);
     polled(&metrics).await;
     tokio::time::sleep(Duration::from_secs(2)).await;
-    let out = stop(child).await;
+    let out = sigterm(child).await;
     assert_eq!(code(&out), 0, "{}", text(&out));
     assert!(smtp.messages().is_empty(), "a first start owes no digest");
 
     // Down for two weeks: two Mondays passed. One digest, not two.
-    let child = spawn_run(&work, "2026-12-01T09:00:00Z");
+    let child = work.spawn_run(&["--now", "2026-12-01T09:00:00Z"]);
     polled(&metrics).await;
     let got = smtp.wait_for(1, Duration::from_secs(15)).await;
     assert_eq!(got.len(), 1);
     tokio::time::sleep(Duration::from_secs(3)).await;
     assert_eq!(smtp.messages().len(), 1, "one digest for the missed weeks");
-    let out = stop(child).await;
+    let out = sigterm(child).await;
     assert_eq!(code(&out), 0, "{}", text(&out));
 
     // A restart the same day owes nothing more.
-    let child = spawn_run(&work, "2026-12-01T10:00:00Z");
+    let child = work.spawn_run(&["--now", "2026-12-01T10:00:00Z"]);
     polled(&metrics).await;
     tokio::time::sleep(Duration::from_secs(3)).await;
-    let out = stop(child).await;
+    let out = sigterm(child).await;
     assert_eq!(code(&out), 0, "{}", text(&out));
     assert_eq!(smtp.messages().len(), 1, "the restart sent it again");
 }
@@ -319,29 +319,6 @@ fn unfold(raw: &str) -> String {
     raw.replace("=\r\n", "").replace("=3D", "=")
 }
 
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
-
-fn spawn_run(work: &WorkDir, now: &str) -> tokio::process::Child {
-    tokio::process::Command::new(BIN)
-        .arg("--config")
-        .arg(work.config())
-        .args(["run", "--now", now])
-        .current_dir(work.path())
-        .env("TEST_CLIENT_SECRET", "sim-secret")
-        .env_remove("RUST_LOG")
-        .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::piped())
-        .kill_on_drop(true)
-        .spawn()
-        .unwrap()
-}
-
 /// Wait until /metrics counts a poll: the first poll cycle is done (digests are
 /// looked at right after it).
 async fn polled(url: &str) {
@@ -361,16 +338,4 @@ async fn polled(url: &str) {
         );
         tokio::time::sleep(Duration::from_millis(200)).await;
     }
-}
-
-async fn stop(child: tokio::process::Child) -> std::process::Output {
-    let pid = child.id().expect("running") as i32;
-    // SAFETY: sending a signal to our own child process.
-    unsafe {
-        libc::kill(pid, libc::SIGTERM);
-    }
-    tokio::time::timeout(Duration::from_secs(10), child.wait_with_output())
-        .await
-        .expect("run stopped within 10 s of SIGTERM")
-        .unwrap()
 }

@@ -6,7 +6,7 @@ mod support;
 use std::time::Duration;
 
 use support::sinks::HttpSink;
-use support::{BIN, Sim, WorkDir, code, text};
+use support::{Sim, WorkDir, code, free_port, sigterm, text};
 
 const ALL_STATUSES: &str = r#"["ok", "idle", "scheduled", "running", "cancelling", "no_policies_applied", "interaction_required", "warning", "error", "critical"]"#;
 
@@ -36,32 +36,8 @@ async fn start(sim: &Sim, acronis_extra: &str, extra_toml: &str) -> Running {
         format!("[[rule]]\nname = \"seen\"\nnotify = [\"hook\"]\nwhen.status = {ALL_STATUSES}\n"),
     )
     .unwrap();
-    let child = tokio::process::Command::new(BIN)
-        .arg("--config")
-        .arg(work.config())
-        .arg("run")
-        .current_dir(work.path())
-        .env("TEST_CLIENT_SECRET", "sim-secret")
-        .env_remove("RUST_LOG")
-        .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::piped())
-        .kill_on_drop(true)
-        .spawn()
-        .unwrap();
+    let child = work.spawn_run(&[]);
     Running { work, sink, child }
-}
-
-/// SIGTERM, then what the process left, which must come within 10 s.
-async fn stop(child: tokio::process::Child) -> std::process::Output {
-    let pid = child.id().expect("running") as i32;
-    // SAFETY: sending a signal to our own child process.
-    unsafe {
-        libc::kill(pid, libc::SIGTERM);
-    }
-    tokio::time::timeout(Duration::from_secs(10), child.wait_with_output())
-        .await
-        .expect("run stopped within 10 s of SIGTERM")
-        .unwrap()
 }
 
 #[tokio::test]
@@ -80,7 +56,7 @@ async fn run_delivers_while_running_and_stops_cleanly_on_sigterm() {
         "one webhook POST per machine while running"
     );
 
-    let out = stop(child).await;
+    let out = sigterm(child).await;
     assert_eq!(code(&out), 0, "{}", text(&out));
 
     let state = work.run(&["state", "outbox", "--json"]).await;
@@ -89,15 +65,6 @@ async fn run_delivers_while_running_and_stops_cleanly_on_sigterm() {
     assert_eq!(rows, serde_json::json!([]), "nothing left queued");
     // Nothing more than one POST per alert.
     assert_eq!(sink.requests().len(), machines);
-}
-
-/// A free loopback port for `[server] listen`.
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
 }
 
 async fn get(url: &str) -> (u16, String) {
@@ -185,6 +152,6 @@ async fn healthz_turns_503_naming_a_tenant_that_keeps_failing_and_metrics_move()
         "failed polls are counted:\n{metrics}"
     );
 
-    let out = stop(running.child).await;
+    let out = sigterm(running.child).await;
     assert_eq!(code(&out), 0, "{}", text(&out));
 }

@@ -13,7 +13,7 @@ use std::time::{Duration, Instant};
 
 use serde_json::{Value, json};
 use support::sinks::{HttpSink, Recorded, Reply};
-use support::{BIN, Sim, WorkDir, code, text};
+use support::{Sim, WorkDir, code, signal, text};
 
 const ALL_STATUSES: &str = r#"["ok", "idle", "scheduled", "running", "cancelling", "no_policies_applied", "interaction_required", "warning", "error", "critical"]"#;
 
@@ -41,37 +41,6 @@ fn configure(sim: &Sim, channels: &[(&str, &HttpSink)], rules: &str) -> WorkDir 
 /// A rule `name` that fires for every machine at first sight, whatever its status.
 fn seen_rule(name: &str, notify: &[&str]) -> String {
     format!("[[rule]]\nname = \"{name}\"\nnotify = {notify:?}\nwhen.status = {ALL_STATUSES}\n")
-}
-
-/// `acronis-watch run` on `work`'s config.
-fn spawn_run(work: &WorkDir) -> tokio::process::Child {
-    tokio::process::Command::new(BIN)
-        .arg("--config")
-        .arg(work.config())
-        .arg("run")
-        .current_dir(work.path())
-        .env("TEST_CLIENT_SECRET", "sim-secret")
-        .env_remove("RUST_LOG")
-        .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::piped())
-        .kill_on_drop(true)
-        .spawn()
-        .unwrap()
-}
-
-/// Send `signal` to `child`, then what the process left and how long it took to go.
-async fn signal(child: tokio::process::Child, signal: i32) -> (std::process::Output, Duration) {
-    let pid = child.id().expect("running") as i32;
-    let sent = Instant::now();
-    // SAFETY: sending a signal to our own child process.
-    unsafe {
-        libc::kill(pid, signal);
-    }
-    let out = tokio::time::timeout(Duration::from_secs(10), child.wait_with_output())
-        .await
-        .expect("run stopped within 10 s of the signal")
-        .unwrap();
-    (out, sent.elapsed())
 }
 
 /// SIGTERM: must exit 0 within 10 s.
@@ -154,7 +123,7 @@ async fn sigterm_during_a_slow_delivery_finishes_it_and_a_restart_sends_the_rest
     sink.set_default(Reply::status(200).delay(SLOW));
     let work = configure(&sim, &[("hook", &sink)], &seen_rule("seen", &["hook"]));
 
-    let child = spawn_run(&work);
+    let child = work.spawn_run(&[]);
     // The first message was answered (after SLOW) before the second went: the second
     // is in flight now, its answer SLOW away.
     let got = sink.wait_for(2, Duration::from_secs(30)).await;
@@ -187,7 +156,7 @@ async fn sigterm_during_a_slow_delivery_finishes_it_and_a_restart_sends_the_rest
         }
     }
 
-    let child = spawn_run(&work);
+    let child = work.spawn_run(&[]);
     let got = wait_for_keys(&sink, ids.len(), Duration::from_secs(60)).await;
     let restart_took = stop(child).await;
     let all = sink.requests();
@@ -219,7 +188,7 @@ async fn sigkill_during_a_slow_delivery_loses_nothing_and_repeats_only_the_messa
     sink.set_default(Reply::status(200).delay(SLOW));
     let work = configure(&sim, &[("hook", &sink)], &seen_rule("seen", &["hook"]));
 
-    let child = spawn_run(&work);
+    let child = work.spawn_run(&[]);
     let got = sink.wait_for(2, Duration::from_secs(30)).await;
     let (acknowledged, in_flight) = (keys_of(&got[0]), keys_of(&got[1]));
     let (out, _) = signal(child, libc::SIGKILL).await;
@@ -254,7 +223,7 @@ async fn sigkill_during_a_slow_delivery_loses_nothing_and_repeats_only_the_messa
     );
     assert_eq!(state(&work, "alerts").await.len(), ids.len());
 
-    let child = spawn_run(&work);
+    let child = work.spawn_run(&[]);
     wait_for_keys(&sink, ids.len(), Duration::from_secs(60)).await;
     // Every queued message has arrived once more than before the kill.
     let want = 2 + queued.len();
@@ -331,7 +300,7 @@ async fn a_channel_that_keeps_failing_does_not_hold_back_another_while_running()
             .unwrap()
             .len()
     };
-    let child = spawn_run(&work);
+    let child = work.spawn_run(&[]);
     let started = Instant::now();
     let first_wave = ids.len() + critical_at_start;
     wait_for_keys(&good, first_wave, Duration::from_secs(30)).await;

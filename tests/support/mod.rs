@@ -202,6 +202,23 @@ path = "state"
             .unwrap()
     }
 
+    /// `acronis-watch run ARGS...` on this config, in the background (killed on drop).
+    pub fn spawn_run(&self, args: &[&str]) -> tokio::process::Child {
+        tokio::process::Command::new(BIN)
+            .arg("--config")
+            .arg(self.config())
+            .arg("run")
+            .args(args)
+            .current_dir(self.path())
+            .env("TEST_CLIENT_SECRET", "sim-secret")
+            .env_remove("RUST_LOG")
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .kill_on_drop(true)
+            .spawn()
+            .unwrap()
+    }
+
     /// `state resources --json`, parsed.
     pub async fn resources(&self) -> Vec<Value> {
         let out = self.run(&["state", "resources", "--json"]).await;
@@ -239,4 +256,34 @@ pub fn ids(rows: &[Value]) -> Vec<String> {
         .collect();
     v.sort();
     v
+}
+
+/// A port free on 127.0.0.1 a moment ago.
+pub fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+/// Send `signal` to `child`; then what the process left, which must come within
+/// 10 s (SPEC §2), and how long it took to go.
+pub async fn signal(child: tokio::process::Child, signal: i32) -> (Output, std::time::Duration) {
+    let pid = child.id().expect("running") as i32;
+    let sent = std::time::Instant::now();
+    // SAFETY: sending a signal to our own child process.
+    unsafe {
+        libc::kill(pid, signal);
+    }
+    let out = tokio::time::timeout(std::time::Duration::from_secs(10), child.wait_with_output())
+        .await
+        .expect("run stopped within 10 s of the signal")
+        .unwrap();
+    (out, sent.elapsed())
+}
+
+/// SIGTERM, then what the process left (within 10 s).
+pub async fn sigterm(child: tokio::process::Child) -> Output {
+    signal(child, libc::SIGTERM).await.0
 }
