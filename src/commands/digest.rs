@@ -112,26 +112,21 @@ pub async fn run(loaded: Loaded, args: DigestArgs) -> Exit {
         eprintln!("error: {e}");
         exit = exit.combine(Exit::Usage);
     }
-    let deliverer = match Deliverer::from_config(worker.store.clone(), renderer, &worker.config) {
-        Ok(d) => d,
-        Err(e) => {
-            eprintln!("error: {e}");
-            return Exit::Failed;
+    let clock = DeliveryClock::starting_at(now);
+    let delivery = super::deliver_once(
+        &worker.store,
+        renderer,
+        &worker.config,
+        async |d: &Deliverer, shutdown| d.attempt_each(queued, clock, shutdown).await,
+    )
+    .await;
+    let delivery = match delivery {
+        Ok((report, state)) => {
+            exit = exit.combine(state);
+            report
         }
+        Err(failed) => return failed,
     };
-    let (shutdown, signals) = super::cancel_on_signal();
-    let delivery = deliverer
-        .attempt_each(queued.clone(), DeliveryClock::starting_at(now), &shutdown)
-        .await;
-    signals.abort();
-    if let Err(e) = worker.store.flush().await {
-        eprintln!("error: {e}");
-        exit = Exit::Failed;
-    }
-    for e in &delivery.errors {
-        eprintln!("error: {e}");
-        exit = Exit::Failed;
-    }
     println!(
         "{} digest(s) sent, {} queued for a retry by `run` or `once`, {} dead letter(s)",
         delivery.sent, delivery.remaining, delivery.dead

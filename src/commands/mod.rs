@@ -177,6 +177,38 @@ async fn run(loaded: Loaded, args: crate::cli::RunArgs) -> Exit {
     crate::runtime::run(worker, renderer, clock, shutdown).await
 }
 
+/// Delivery for a one-shot command: set up the channels, run `deliver` under
+/// Ctrl-C/SIGTERM, flush the state directory. Errors are printed; the exit says
+/// whether the state directory failed along the way (the report says the rest).
+async fn deliver_once(
+    store: &crate::state::Store,
+    renderer: Renderer,
+    config: &Config,
+    deliver: impl AsyncFnOnce(
+        &crate::notify::Deliverer,
+        &tokio_util::sync::CancellationToken,
+    ) -> crate::notify::DeliveryReport,
+) -> Result<(crate::notify::DeliveryReport, Exit), Exit> {
+    let deliverer = crate::notify::Deliverer::from_config(store.clone(), renderer, config)
+        .map_err(|e| {
+            eprintln!("error: {e}");
+            Exit::Failed
+        })?;
+    let (shutdown, signals) = cancel_on_signal();
+    let report = deliver(&deliverer, &shutdown).await;
+    signals.abort();
+    let mut exit = Exit::Ok;
+    if let Err(e) = store.flush().await {
+        eprintln!("error: {e}");
+        exit = Exit::Failed;
+    }
+    for e in &report.errors {
+        eprintln!("error: {e}");
+        exit = Exit::Failed;
+    }
+    Ok((report, exit))
+}
+
 /// A token cancelled on Ctrl-C or SIGTERM, and the task that waits for them (abort it
 /// when done waiting).
 fn cancel_on_signal() -> (

@@ -59,26 +59,21 @@ pub async fn run(loaded: Loaded, args: OnceArgs) -> Exit {
         exit = Exit::Failed;
     }
 
-    let deliverer = match Deliverer::from_config(worker.store.clone(), renderer, &worker.config) {
-        Ok(d) => d,
-        Err(e) => {
-            eprintln!("error: {e}");
-            return Exit::Failed;
+    let clock = DeliveryClock::starting_at(now);
+    let delivery = super::deliver_once(
+        &worker.store,
+        renderer,
+        &worker.config,
+        async |d: &Deliverer, shutdown| d.run(clock, deliver_for, shutdown).await,
+    )
+    .await;
+    let delivery = match delivery {
+        Ok((report, state)) => {
+            exit = exit.combine(state);
+            report
         }
+        Err(failed) => return failed,
     };
-    let (shutdown, signals) = super::cancel_on_signal();
-    let delivery = deliverer
-        .run(DeliveryClock::starting_at(now), deliver_for, &shutdown)
-        .await;
-    signals.abort();
-    if let Err(e) = worker.store.flush().await {
-        eprintln!("error: {e}");
-        exit = Exit::Failed;
-    }
-    for e in &delivery.errors {
-        eprintln!("error: {e}");
-        exit = Exit::Failed;
-    }
     if delivery.dead > 0 {
         eprintln!(
             "error: {} notification(s) became dead letters (see `acronis-watch state dead`)",
