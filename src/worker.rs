@@ -174,9 +174,9 @@ impl Worker {
                 return;
             }
         };
+        let silent = self.eval.silent();
         for tenant in departed {
-            let silent = self.eval.silent();
-            let id = tenant.clone();
+            let (id, silent) = (tenant.clone(), silent.clone());
             match self
                 .blocking(move |store, _| store.forget_tenant(&id, &silent, now))
                 .await

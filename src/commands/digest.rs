@@ -8,7 +8,6 @@
 //! fails stays in the outbox for `run` or `once` to retry (exit 3), or becomes a
 //! dead letter (exit 1). Other queued notifications are left to `run` and `once`.
 
-use crate::alerts::TenantRef;
 use crate::cli::DigestArgs;
 use crate::clock::Clock;
 use crate::digest::{self, Recipient};
@@ -171,17 +170,8 @@ fn choose(worker: &Worker, tenant: Option<&str>, dry_run: bool) -> Result<Vec<Re
         );
         return Err(Exit::Usage);
     }
-    let name = t
-        .name
-        .clone()
-        .filter(|n| !n.trim().is_empty())
-        .or_else(|| worker.config.tenants.get(id).and_then(|s| s.name.clone()))
-        .unwrap_or_else(|| id.to_string());
     Ok(vec![Recipient {
-        tenant: TenantRef {
-            id: id.to_string(),
-            name,
-        },
+        tenant: digest::tenant_ref(t, &worker.config),
         to: Vec::new(),
     }])
 }

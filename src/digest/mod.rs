@@ -28,7 +28,7 @@ use crate::notify::render::{
     Changes, DigestContext, DigestMachine, DigestProblem, Renderer, Totals,
 };
 use crate::rules::Severity;
-use crate::state::{StateError, Store, StoredResource};
+use crate::state::{StateError, Store, StoredResource, TenantRecord};
 
 /// Most machines a digest lists (problems first); the rest are counted. A tenant of
 /// 10,000 machines still gets an email a mail client opens.
@@ -84,19 +84,29 @@ pub fn recipients(store: &Store, config: &Config) -> Result<Vec<Recipient>, Stat
             if settings.digest_to.is_empty() {
                 return None;
             }
-            let name = t
-                .name
-                .filter(|n| !n.trim().is_empty())
-                .or_else(|| settings.name.clone())
-                .unwrap_or_else(|| t.id.clone());
             Some(Recipient {
-                tenant: TenantRef { id: t.id, name },
+                tenant: tenant_ref(&t, config),
                 to: settings.digest_to.iter().map(|m| m.to_string()).collect(),
             })
         })
         .collect();
     out.sort_by(|a, b| a.tenant.id.cmp(&b.tenant.id));
     Ok(out)
+}
+
+/// A watched tenant as a digest names it: the API's name, else worker.toml's
+/// `[tenant."ID"].name`, else its id.
+pub fn tenant_ref(t: &TenantRecord, config: &Config) -> TenantRef {
+    let name = t
+        .name
+        .clone()
+        .filter(|n| !n.trim().is_empty())
+        .or_else(|| config.tenants.get(&t.id).and_then(|s| s.name.clone()))
+        .unwrap_or_else(|| t.id.clone());
+    TenantRef {
+        id: t.id.clone(),
+        name,
+    }
 }
 
 /// Read the stored resources and firing alerts of `tenants`: one pass over the
