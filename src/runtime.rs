@@ -3,13 +3,15 @@
 //! Two tasks (three with `[server]`: /metrics and /healthz) under one shutdown token:
 //! - **evaluation**: a poll cycle every `poll_every` (with up to 10% jitter, so replicas
 //!   and restarts do not align; a cycle never overlaps the previous one), and between
-//!   polls the deadline index whenever its next entry comes due;
+//!   polls the deadline index whenever its next entry comes due, and the digests
+//!   `[digest].cron` owes;
 //! - **delivery**: the outbox worker, continuously, each channel in its own lane.
 //!
 //! SIGINT/SIGTERM cancels the token: a poll in progress is abandoned (its pages are
 //! committed one transaction at a time and the watermark only moves with the last, so
-//! the next start re-reads what was cut short), waits end, an attempt in flight is
-//! finished and recorded, sled is flushed, and the process exits 0.
+//! the next start re-reads what was cut short), waits end, an attempt in flight gets
+//! [`IN_FLIGHT_GRACE`] to finish and be recorded (else it is abandoned and stays
+//! queued), sled is flushed, and the process exits 0 within 10 s.
 
 use std::sync::Arc;
 use std::time::Duration;
