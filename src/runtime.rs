@@ -57,7 +57,6 @@ pub async fn run(
                     return Exit::Failed;
                 }
             };
-            crate::server::refresh_gauges(&store);
             let (store, every, shutdown) = (
                 store.clone(),
                 worker.config.acronis.poll_every,
@@ -164,8 +163,6 @@ async fn evaluate(
                     );
                     metrics::counter!(crate::server::names::TOKEN_REFRESHES)
                         .absolute(worker.client.tokens().refreshes());
-                    let store = worker.store.clone();
-                    let _ = tokio::task::spawn_blocking(move || crate::server::refresh_gauges(&store)).await;
                 }
                 _ = shutdown.cancelled() => return,
             }

@@ -2,11 +2,12 @@
 //!
 //! The metrics of SPEC §9 are recorded where things happen (the poller, the outbox
 //! worker) through the `metrics` facade; this module installs the Prometheus recorder,
-//! refreshes the gauges that are counts of stored state, and serves both endpoints.
-//! It reads the state; it never writes it.
+//! sets the gauges that are counts of stored state at each scrape (from the counts
+//! the state keeps, never a scan of the fleet), and serves both endpoints. It reads
+//! the state; it never writes it.
 
-use std::collections::BTreeMap;
-use std::sync::Arc;
+use std::collections::{BTreeMap, BTreeSet};
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use axum::extract::State;
@@ -44,39 +45,52 @@ pub fn install_recorder() -> Result<PrometheusHandle, String> {
         .map_err(|e| format!("cannot install the metrics recorder: {e}"))
 }
 
-/// Recount the gauges that describe stored state: resources by status, firing
-/// alerts by rule and severity, outbox depth, dead letters.
-pub fn refresh_gauges(store: &Store) {
-    let mut by_status: BTreeMap<String, f64> = BTreeMap::new();
-    for r in store.resources(None).flatten() {
-        *by_status.entry(r.status.as_str().to_string()).or_default() += 1.0;
-    }
-    for (status, n) in by_status {
-        metrics::gauge!(names::RESOURCES, "status" => status).set(n);
-    }
-    let mut firing: BTreeMap<(String, String), f64> = BTreeMap::new();
-    for a in store.alerts().flatten() {
-        let entry = firing
-            .entry((a.rule.clone(), a.severity.as_str().to_string()))
-            .or_default();
-        if a.status == crate::alerts::AlertStatus::Firing {
-            *entry += 1.0;
-        }
-    }
-    for ((rule, severity), n) in firing {
-        metrics::gauge!(names::ALERTS_FIRING, "rule" => rule, "severity" => severity).set(n);
-    }
-    metrics::gauge!(names::OUTBOX_DEPTH).set(store.outbox_len() as f64);
-    metrics::gauge!(names::DEAD_LETTERS).set(store.dead_len() as f64);
+/// The gauges that describe stored state: resources by status, firing alerts by rule
+/// and severity, outbox depth, dead letters. A label set shown before and counted no
+/// more (the last critical machine recovered) is set to 0, not left at its old value.
+#[derive(Default)]
+pub struct Gauges {
+    statuses: BTreeSet<String>,
+    firing: BTreeSet<(String, String)>,
 }
 
-/// What `/healthz` decides from.
-#[derive(Clone)]
+impl Gauges {
+    /// Set every gauge from the state's counts.
+    pub fn refresh(&mut self, store: &Store) -> Result<(), crate::state::StateError> {
+        let counts = store.counts()?;
+        self.statuses.extend(counts.resources.keys().cloned());
+        for status in &self.statuses {
+            let n = counts.resources.get(status).copied().unwrap_or(0);
+            metrics::gauge!(names::RESOURCES, "status" => status.clone()).set(n as f64);
+        }
+        for (rule, by_severity) in &counts.firing {
+            for severity in by_severity.keys() {
+                self.firing.insert((rule.clone(), severity.clone()));
+            }
+        }
+        for (rule, severity) in &self.firing {
+            let n = counts
+                .firing
+                .get(rule)
+                .and_then(|s| s.get(severity))
+                .copied()
+                .unwrap_or(0);
+            metrics::gauge!(names::ALERTS_FIRING, "rule" => rule.clone(), "severity" => severity.clone())
+                .set(n as f64);
+        }
+        metrics::gauge!(names::OUTBOX_DEPTH).set(store.outbox_len() as f64);
+        metrics::gauge!(names::DEAD_LETTERS).set(store.dead_len() as f64);
+        Ok(())
+    }
+}
+
+/// What `/healthz` decides from, and what `/metrics` reads.
 struct Health {
     store: Store,
     poll_every: Duration,
     started: DateTime<Utc>,
     metrics: PrometheusHandle,
+    gauges: Mutex<Gauges>,
 }
 
 /// Serve `/metrics` and `/healthz` on `listener` until `shutdown`.
@@ -92,6 +106,7 @@ pub async fn serve(
         poll_every,
         started: Utc::now(),
         metrics,
+        gauges: Mutex::default(),
     });
     let app = axum::Router::new()
         .route("/metrics", axum::routing::get(metrics_text))
@@ -107,10 +122,27 @@ pub async fn serve(
 }
 
 async fn metrics_text(State(h): State<Arc<Health>>) -> impl IntoResponse {
-    (
-        [("content-type", "text/plain; version=0.0.4")],
-        h.metrics.render(),
-    )
+    // The gauges are set as of this scrape (a few small records: see state/counts.rs).
+    let text = tokio::task::spawn_blocking(move || {
+        let mut gauges = h.gauges.lock().unwrap_or_else(|e| e.into_inner());
+        if let Err(e) = gauges.refresh(&h.store) {
+            tracing::error!("reading the state's counts for /metrics failed: {e}");
+        }
+        h.metrics.render()
+    })
+    .await;
+    match text {
+        Ok(text) => (
+            StatusCode::OK,
+            [("content-type", "text/plain; version=0.0.4")],
+            text,
+        ),
+        Err(e) => (
+            StatusCode::INTERNAL_SERVER_ERROR,
+            [("content-type", "text/plain; charset=utf-8")],
+            format!("rendering the metrics failed: {e}\n"),
+        ),
+    }
 }
 
 /// 200 while every watched tenant had a successful poll within 3 x `poll_every`

@@ -11,6 +11,8 @@
 //!   and the entry moves to the wake. No deadline is ever late, and a page whose
 //!   deadlines all moved later writes nothing to the index.
 //!
+//! - `counts` (see `counts.rs`): moved by what each transaction wrote.
+//!
 //! Transaction closures may run more than once: they only read and write the trees
 //! and return what they did; logging happens after the commit.
 
@@ -19,6 +21,7 @@ use sled::IVec;
 use sled::Transactional;
 use sled::transaction::{ConflictableTransactionError, TransactionError, TransactionalTree};
 
+use super::counts::{Deltas, Firing};
 use super::outbox::{enqueue, nanos};
 use super::records::{self, decode_json, encode_json, time_key};
 use super::{StateError, StatusChange, Store, StoredResource};
@@ -55,6 +58,7 @@ pub(super) struct Tx<'t> {
     pub deadlines: &'t TransactionalTree,
     pub outbox: &'t TransactionalTree,
     pub groups: &'t TransactionalTree,
+    pub counts: &'t TransactionalTree,
 }
 
 fn abort(e: StateError) -> ConflictableTransactionError<StateError> {
@@ -80,6 +84,7 @@ pub(super) struct Target<'a> {
 pub(super) struct Pending {
     pub done: Evaluated,
     pub notifications: Vec<Notification>,
+    pub counts: Deltas,
 }
 
 impl Tx<'_> {
@@ -107,11 +112,15 @@ impl Tx<'_> {
             return Ok(());
         }
         let alerts = self.alerts;
+        // What each alert read was, for the counts its rewrite moves.
+        let mut before: Vec<(String, Option<Firing>)> = Vec::new();
         let mut read = |key: &str| -> TxResult<Option<AlertRecord>> {
-            match alerts.get(key.as_bytes())? {
-                Some(v) => decode_json("alerts", key, &v).map(Some).map_err(abort),
-                None => Ok(None),
-            }
+            let rec: Option<AlertRecord> = match alerts.get(key.as_bytes())? {
+                Some(v) => decode_json("alerts", key, &v).map(Some).map_err(abort)?,
+                None => None,
+            };
+            before.push((key.to_string(), rec.as_ref().and_then(Firing::of)));
+            Ok(rec)
         };
         let mut plan = plan(ctx, old.as_ref(), &watch, new, &mut read)?;
         // The resource's one index entry: an entry at or before its next wake stays
@@ -157,7 +166,25 @@ impl Tx<'_> {
                 to: None,
             });
         }
+        out.counts.resource(
+            t.tenant,
+            old.as_ref().map(|r| r.status.as_str()),
+            new.map(|r| r.status.as_str()),
+        );
         for rec in plan.records {
+            let was = match before.iter().find(|(k, _)| *k == rec.key) {
+                Some((_, was)) => was.clone(),
+                // Written without being read first: read it now.
+                None => match self.alerts.get(rec.key.as_bytes())? {
+                    Some(v) => {
+                        let old: AlertRecord =
+                            decode_json("alerts", &rec.key, &v).map_err(abort)?;
+                        Firing::of(&old)
+                    }
+                    None => None,
+                },
+            };
+            out.counts.alert(was.as_ref(), &rec);
             self.alerts.insert(rec.key.as_bytes(), encode_json(&rec))?;
             out.done.alerts.push(rec);
         }
@@ -188,6 +215,7 @@ impl Tx<'_> {
     ) -> TxResult<Evaluated> {
         let notes = std::mem::take(&mut pending.notifications);
         pending.done.enqueued = enqueue(self.outbox, self.groups, eval, notes, now)?;
+        pending.counts.write(self.counts)?;
         Ok(pending.done)
     }
 }
@@ -293,14 +321,16 @@ impl Store {
             &self.deadlines,
             &self.outbox,
             &self.outbox_groups,
+            &self.counts,
         )
-            .transaction(|(resources, alerts, deadlines, outbox, groups)| {
+            .transaction(|(resources, alerts, deadlines, outbox, groups, counts)| {
                 let tx = Tx {
                     resources,
                     alerts,
                     deadlines,
                     outbox,
                     groups,
+                    counts,
                 };
                 for d in drop {
                     deadlines.remove(d)?;

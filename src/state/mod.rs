@@ -12,11 +12,14 @@
 //!
 //! - `alerts`, `deadlines` (see `evaluate.rs`), `outbox`, `outbox_groups` (see
 //!   `outbox.rs`): written in the same transaction as the resources they follow from.
+//! - `counts` (see `counts.rs`): resources by status and firing alerts by rule and
+//!   severity, per tenant, kept by the same transactions.
 //! - `digests`, and `meta` `digest_tick` (see `digests.rs`): what the last digests showed.
 //!
 //! sled transaction closures may run more than once, so they do no I/O and have no
 //! side effects.
 
+mod counts;
 mod delivery;
 mod digests;
 mod evaluate;
@@ -28,14 +31,16 @@ use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 
 use chrono::{DateTime, Utc};
+pub use counts::Counts;
 pub use evaluate::Evaluated;
 pub use records::{StatusChange, StoredResource, TenantPoll, TenantRecord};
 use sled::Transactional;
 
 use crate::alerts::Evaluator;
 
-/// The layout version this build writes and understands.
-pub const SCHEMA_VERSION: u32 = 1;
+/// The layout version this build writes and understands. 2: the `counts` tree (a
+/// schema-1 directory is counted once at open and marked 2).
+pub const SCHEMA_VERSION: u32 = 2;
 const SCHEMA_KEY: &[u8] = b"schema_version";
 
 /// Why the state directory could not be used.
@@ -85,6 +90,7 @@ pub struct Store {
     outbox_groups: sled::Tree,
     dead: sled::Tree,
     digests: sled::Tree,
+    counts: sled::Tree,
     tenant_poll: sled::Tree,
     tenants: sled::Tree,
     tenant_keys: sled::Tree,
@@ -124,7 +130,7 @@ impl Store {
             message: e.to_string(),
         };
         let meta = db.open_tree("meta").map_err(io)?;
-        match meta.get(SCHEMA_KEY).map_err(io)? {
+        let found = match meta.get(SCHEMA_KEY).map_err(io)? {
             Some(v) => {
                 let bytes: [u8; 4] = v.as_ref().try_into().map_err(|_| StateError::Corrupt {
                     path: path.to_path_buf(),
@@ -143,6 +149,7 @@ impl Store {
                         detail: "schema_version 0".into(),
                     });
                 }
+                found
             }
             None => {
                 let holds_data = db
@@ -158,9 +165,10 @@ impl Store {
                 }
                 meta.insert(SCHEMA_KEY, &SCHEMA_VERSION.to_be_bytes())
                     .map_err(io)?;
+                SCHEMA_VERSION
             }
-        }
-        Ok(Store {
+        };
+        let store = Store {
             path: path.to_path_buf(),
             resources: db.open_tree("resources").map_err(io)?,
             alerts: db.open_tree("alerts").map_err(io)?,
@@ -173,9 +181,21 @@ impl Store {
             tenant_poll: db.open_tree("tenant_poll").map_err(io)?,
             tenants: db.open_tree("tenants").map_err(io)?,
             tenant_keys: db.open_tree("tenant_keys").map_err(io)?,
+            counts: db.open_tree("counts").map_err(io)?,
             key_cache: Arc::default(),
             db,
-        })
+        };
+        if found < 2 {
+            // Schema 1 -> 2: count what is stored; the mark goes in only once the
+            // counts are written, so an interrupted upgrade counts again.
+            store.rebuild_counts()?;
+            store
+                .meta
+                .insert(SCHEMA_KEY, &SCHEMA_VERSION.to_be_bytes())
+                .map_err(io)?;
+            store.db.flush().map_err(io)?;
+        }
+        Ok(store)
     }
 
     pub fn path(&self) -> &Path {
@@ -460,16 +480,18 @@ impl Store {
             &self.deadlines,
             &self.outbox,
             &self.outbox_groups,
+            &self.counts,
             &self.tenant_poll,
         )
             .transaction(
-                |(resources, alerts, deadlines, outbox, groups, tenant_poll)| {
+                |(resources, alerts, deadlines, outbox, groups, counts, tenant_poll)| {
                     let tx = evaluate::Tx {
                         resources,
                         alerts,
                         deadlines,
                         outbox,
                         groups,
+                        counts,
                     };
                     let mut pending = evaluate::Pending::default();
                     for (key, r) in &upserts {
@@ -555,3 +577,6 @@ mod evaluate_tests;
 
 #[cfg(test)]
 mod delivery_tests;
+
+#[cfg(test)]
+mod counts_tests;

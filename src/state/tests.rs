@@ -39,7 +39,7 @@ fn a_new_directory_is_private_and_versioned() {
 }
 
 /// Open again a store just dropped, once sled's flusher thread has let go of the lock.
-fn reopen(path: &std::path::Path) -> Store {
+pub(super) fn reopen(path: &std::path::Path) -> Store {
     let mut reopened = Store::open(path, 4);
     for _ in 0..100 {
         match &reopened {
