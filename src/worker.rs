@@ -31,14 +31,34 @@ pub struct CycleReport {
     /// The tenant list could not be read from the API (the stored list was used, if any).
     pub tenant_list_error: Option<ApiError>,
     /// The re-evaluation of every resource, when the rules or silences had changed.
-    pub reindexed: Option<Evaluated>,
+    pub reindexed: Option<Evaluation>,
     /// What the due deadlines led to.
-    pub deadlines: Evaluated,
+    pub deadlines: Evaluation,
     /// Re-indexing or the deadline tick failed.
     pub evaluation_error: Option<StateError>,
     /// Tenants not polled this cycle because they keep failing: (tenant, failures in
     /// a row, next attempt).
     pub backing_off: Vec<(String, u32, DateTime<Utc>)>,
+}
+
+/// What a deadline tick or a re-evaluation of every resource did. The alert records
+/// themselves are logged batch by batch as they commit and not kept.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Evaluation {
+    /// Resources evaluated.
+    pub resources: usize,
+    pub transitions: alerts::Transitions,
+    /// Outbox items created.
+    pub enqueued: usize,
+}
+
+impl Evaluation {
+    /// Log a committed batch's transitions and count it.
+    fn absorb(&mut self, done: Evaluated, now: DateTime<Utc>) {
+        self.transitions += alerts::log_transitions(&done.alerts, now);
+        self.resources += done.resources;
+        self.enqueued += done.enqueued;
+    }
 }
 
 impl CycleReport {
@@ -198,17 +218,19 @@ impl Worker {
     /// evaluate the resources whose deadlines are due.
     pub async fn poll_cycle(&mut self, now: DateTime<Utc>) -> CycleReport {
         let mut report = CycleReport::default();
-        match self
-            .blocking(move |store, eval| store.sync_evaluation(&eval, now))
-            .await
-        {
+        let reindex = self.blocking(move |store, eval| {
+            let mut total = Evaluation::default();
+            let ran = store.sync_evaluation_each(&eval, now, |done| total.absorb(done, now))?;
+            Ok(ran.then_some(total))
+        });
+        match reindex.await {
             Ok(Some(done)) if done.resources > 0 => {
                 tracing::info!(
                     resources = done.resources,
-                    alerts = done.alerts.len(),
+                    fired = done.transitions.fired,
+                    resolved = done.transitions.resolved,
                     "rules or silences changed: every resource re-evaluated"
                 );
-                alerts::log_transitions(&done.alerts, now);
                 report.reindexed = Some(done);
             }
             Ok(_) => {}
@@ -244,8 +266,7 @@ impl Worker {
         report.outcomes = self.poller.poll_all(&due, now, &self.eval).await;
         for (tenant, outcome) in &report.outcomes {
             match outcome {
-                Ok(r) => {
-                    alerts::log_transitions(&r.alerts, now);
+                Ok(_) => {
                     if let Some((n, _)) = self.failing.remove(&tenant.id) {
                         tracing::info!(tenant = %tenant.id, failures = n, "tenant polled again after failures");
                     }
@@ -277,12 +298,13 @@ impl Worker {
     }
 
     /// Evaluate the resources whose deadlines are due at `now`.
-    pub async fn run_deadlines(&self, now: DateTime<Utc>) -> Result<Evaluated, StateError> {
-        let done = self
-            .blocking(move |store, eval| store.run_deadlines(&eval, now))
-            .await?;
-        alerts::log_transitions(&done.alerts, now);
-        Ok(done)
+    pub async fn run_deadlines(&self, now: DateTime<Utc>) -> Result<Evaluation, StateError> {
+        self.blocking(move |store, eval| {
+            let mut total = Evaluation::default();
+            store.run_deadlines_each(&eval, now, |done| total.absorb(done, now))?;
+            Ok(total)
+        })
+        .await
     }
 
     /// Run store work on the blocking pool (sled calls block).

@@ -201,13 +201,23 @@ impl Evaluator {
     }
 }
 
-/// One log event per alert transition a commit wrote at `now`.
-pub fn log_transitions(records: &[AlertRecord], now: DateTime<Utc>) {
+/// One log event per alert transition a commit wrote at `now`; returns how many of each.
+pub fn log_transitions(records: &[AlertRecord], now: DateTime<Utc>) -> Transitions {
+    let mut counted = Transitions::default();
     for r in records {
         let what = match r.status {
-            AlertStatus::Firing if r.fired_at == now => "alert fired",
-            AlertStatus::Resolved if r.resolved_at == Some(now) => "alert resolved",
-            AlertStatus::Firing if r.last_notified_at == Some(now) => "alert notified again",
+            AlertStatus::Firing if r.fired_at == now => {
+                counted.fired += 1;
+                "alert fired"
+            }
+            AlertStatus::Resolved if r.resolved_at == Some(now) => {
+                counted.resolved += 1;
+                "alert resolved"
+            }
+            AlertStatus::Firing if r.last_notified_at == Some(now) => {
+                counted.renotified += 1;
+                "alert notified again"
+            }
             _ => continue,
         };
         tracing::info!(
@@ -218,5 +228,22 @@ pub fn log_transitions(records: &[AlertRecord], now: DateTime<Utc>) {
             resource = %r.resource_name,
             "{what}"
         );
+    }
+    counted
+}
+
+/// How many alerts a batch of records fired, resolved and notified again.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Transitions {
+    pub fired: usize,
+    pub resolved: usize,
+    pub renotified: usize,
+}
+
+impl std::ops::AddAssign for Transitions {
+    fn add_assign(&mut self, other: Transitions) {
+        self.fired += other.fired;
+        self.resolved += other.resolved;
+        self.renotified += other.renotified;
     }
 }

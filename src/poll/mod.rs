@@ -22,7 +22,7 @@ use tracing::Instrument;
 use crate::acronis::client::{PageRequest, WatchedTenant, newest_update};
 use crate::acronis::error::ApiError;
 use crate::acronis::model::Timestamp;
-use crate::alerts::{AlertRecord, Evaluator};
+use crate::alerts::{Evaluator, Transitions};
 use crate::state::{PageCommit, StateError, StatusChange, Store, StoredResource, TenantPoll};
 
 /// Most status changes a report keeps (the count goes on).
@@ -65,8 +65,10 @@ pub struct TenantReport {
     /// Status changes of resources already known (capped at 1000; see `changes_total`).
     pub changes: Vec<StatusChange>,
     pub changes_total: usize,
-    /// Alert records the poll's evaluation wrote (capped at 1000 like `changes`).
-    pub alerts: Vec<AlertRecord>,
+    /// What the poll's evaluation did to alerts (each transition is logged as its
+    /// page commits; the records are not kept: at a cold poll of a large fleet they
+    /// were megabytes held through the whole cycle).
+    pub transitions: Transitions,
     /// Outbox items it created.
     pub enqueued: usize,
     pub duration: Duration,
@@ -356,8 +358,7 @@ impl<S: StatusSource + 'static> TenantJob<S> {
             report.enqueued += done.enqueued;
             let room = MAX_REPORTED_CHANGES.saturating_sub(report.changes.len());
             report.changes.extend(done.changes.into_iter().take(room));
-            let room = MAX_REPORTED_CHANGES.saturating_sub(report.alerts.len());
-            report.alerts.extend(done.alerts.into_iter().take(room));
+            report.transitions += crate::alerts::log_transitions(&done.alerts, decided);
             if last {
                 return Ok(page_watermark);
             }

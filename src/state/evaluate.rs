@@ -235,8 +235,21 @@ impl Store {
         eval: &Evaluator,
         now: DateTime<Utc>,
     ) -> Result<Evaluated, StateError> {
-        let upper = time_key(nanos(now).saturating_add(1));
         let mut total = Evaluated::default();
+        self.run_deadlines_each(eval, now, |done| total.absorb(done))?;
+        Ok(total)
+    }
+
+    /// [`Store::run_deadlines`], handing each committed batch to `each` instead of
+    /// gathering them: a tick that finds 100k resources due keeps one batch's records
+    /// in memory, not 100k.
+    pub fn run_deadlines_each(
+        &self,
+        eval: &Evaluator,
+        now: DateTime<Utc>,
+        mut each: impl FnMut(Evaluated),
+    ) -> Result<(), StateError> {
+        let upper = time_key(nanos(now).saturating_add(1));
         loop {
             let due: Vec<IVec> = self
                 .deadlines
@@ -246,15 +259,14 @@ impl Store {
                 .collect::<Result<_, _>>()
                 .map_err(|e| self.io(e))?;
             if due.is_empty() {
-                return Ok(total);
+                return Ok(());
             }
             let resource_keys: Vec<Vec<u8>> = due
                 .iter()
                 .map(|k| k.get(8..).unwrap_or_default().to_vec())
                 .collect();
             // The due entries go whatever happens; each resource gets its new one.
-            let done = self.reevaluate(eval, &resource_keys, &due, now)?;
-            total.absorb(done);
+            each(self.reevaluate(eval, &resource_keys, &due, now)?);
         }
     }
 
@@ -265,12 +277,24 @@ impl Store {
         eval: &Evaluator,
         now: DateTime<Utc>,
     ) -> Result<Option<Evaluated>, StateError> {
+        let mut total = Evaluated::default();
+        let ran = self.sync_evaluation_each(eval, now, |done| total.absorb(done))?;
+        Ok(ran.then_some(total))
+    }
+
+    /// [`Store::sync_evaluation`], handing each committed batch to `each`; false if
+    /// nothing had changed.
+    pub fn sync_evaluation_each(
+        &self,
+        eval: &Evaluator,
+        now: DateTime<Utc>,
+        mut each: impl FnMut(Evaluated),
+    ) -> Result<bool, StateError> {
         const KEY: &[u8] = b"evaluation_fingerprint";
         let recorded = self.meta.get(KEY).map_err(|e| self.io(e))?;
         if recorded.as_deref() == Some(&eval.fingerprint.to_be_bytes()[..]) {
-            return Ok(None);
+            return Ok(false);
         }
-        let mut total = Evaluated::default();
         let mut from: Option<Vec<u8>> = None;
         loop {
             let range = match &from {
@@ -289,13 +313,13 @@ impl Store {
             let Some(last) = keys.last().cloned() else {
                 break;
             };
-            total.absorb(self.reevaluate(eval, &keys, &[], now)?);
+            each(self.reevaluate(eval, &keys, &[], now)?);
             from = Some(last);
         }
         self.meta
             .insert(KEY, &eval.fingerprint.to_be_bytes())
             .map_err(|e| self.io(e))?;
-        Ok(Some(total))
+        Ok(true)
     }
 
     /// Evaluate stored resources as they stand, in one transaction; `drop` lists
