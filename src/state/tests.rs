@@ -40,17 +40,22 @@ fn a_new_directory_is_private_and_versioned() {
 
 /// Open again a store just dropped, once sled's flusher thread has let go of the lock.
 pub(super) fn reopen(path: &std::path::Path) -> Store {
-    let mut reopened = Store::open(path, 4);
+    open_when_unlocked(path).expect("reopen")
+}
+
+/// Open `path`, waiting (up to 5 s) while a database just dropped still holds its lock.
+fn open_when_unlocked(path: &std::path::Path) -> Result<Store, StateError> {
+    let mut opened = Store::open(path, 4);
     for _ in 0..100 {
-        match &reopened {
+        match &opened {
             Err(StateError::Locked { .. }) => {
                 std::thread::sleep(std::time::Duration::from_millis(50));
-                reopened = Store::open(path, 4);
+                opened = Store::open(path, 4);
             }
             _ => break,
         }
     }
-    reopened.expect("reopen")
+    opened
 }
 
 #[test]
@@ -64,7 +69,7 @@ fn a_newer_schema_is_refused_and_left_alone() {
             .unwrap();
         db.flush().unwrap();
     }
-    let err = Store::open(dir.path(), 4).err().unwrap();
+    let err = open_when_unlocked(dir.path()).err().unwrap();
     assert!(matches!(err, StateError::Newer { .. }), "{err}");
     assert!(err.to_string().contains("newer acronis-watch"));
     // Still refused: nothing was reset.
@@ -82,7 +87,7 @@ fn data_without_a_version_is_corrupt_not_reset() {
             .unwrap();
         db.flush().unwrap();
     }
-    let err = Store::open(dir.path(), 4).err().unwrap();
+    let err = open_when_unlocked(dir.path()).err().unwrap();
     assert!(matches!(err, StateError::Corrupt { .. }), "{err}");
 }
 
