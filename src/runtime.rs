@@ -163,6 +163,7 @@ async fn evaluate(
                     );
                     metrics::counter!(crate::server::names::TOKEN_REFRESHES)
                         .absolute(worker.client.tokens().refreshes());
+                    release_free_memory();
                 }
                 _ = shutdown.cancelled() => return,
             }
@@ -220,9 +221,25 @@ async fn queue_digests(worker: &Worker, renderer: &Arc<Renderer>, now: chrono::D
         crate::digest::queue_tick(&store, &config, &eval, &renderer, tick, now)
     })
     .await;
+    release_free_memory();
     match queued {
         Ok(Ok(n)) => tracing::info!(tick = %tick.to_rfc3339(), digests = n, "digests queued"),
         Ok(Err(e)) => tracing::error!("digests for {}: {e}", tick.to_rfc3339()),
         Err(e) => tracing::error!("digests for {}: {e}", tick.to_rfc3339()),
+    }
+}
+
+/// Hand the heap's free pages back to the system after a burst of work (a poll cycle,
+/// the digests), so the worker idles at its working set rather than at the burst's
+/// peak: glibc only returns memory from the top of its heap by itself, and a cycle
+/// that writes 100k resources leaves free pages all through it (100k machines, other
+/// settings as they were then: 98 MiB idle without this, 82 MiB with it). Takes
+/// milliseconds, once per cycle.
+fn release_free_memory() {
+    #[cfg(all(target_os = "linux", target_env = "gnu"))]
+    // SAFETY: malloc_trim only walks glibc's own arenas under their locks; it takes
+    // no pointers from us and is safe to call from any thread at any time.
+    unsafe {
+        libc::malloc_trim(0);
     }
 }
