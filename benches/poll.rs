@@ -209,7 +209,7 @@ fn main() {
         format!(
             "[acronis]\ndatacenter_url = \"{}\"\nclient_id = \"sim-client\"\nclient_secret = \"sim-secret\"\n\
              tenants = \"children\"\npage_size = {PAGE}\nmax_concurrent_tenants = 4\noverlap = \"2m\"\n\n\
-             [state]\npath = \"state\"\ncache_mb = 16\n",
+             [state]\npath = \"state\"\n",
             sim.url
         ),
     )

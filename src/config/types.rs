@@ -90,7 +90,7 @@ pub struct Shard {
 pub struct StateConfig {
     /// The sled directory (resolved against the config folder).
     pub path: PathBuf,
-    /// sled page cache in MiB (`cache_mb`, default 16).
+    /// sled page cache in MiB (`cache_mb`, default 8).
     pub cache_mb: u64,
 }
 

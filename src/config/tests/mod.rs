@@ -170,7 +170,7 @@ fn the_spec_example_parses() {
     );
 
     assert_eq!(c.state.path, Path::new("./state"));
-    assert_eq!(c.state.cache_mb, 16);
+    assert_eq!(c.state.cache_mb, 8);
     assert_eq!(
         c.server.as_ref().unwrap().listen,
         "127.0.0.1:9108".parse().unwrap()
@@ -304,7 +304,7 @@ fn defaults_fill_a_minimal_config() {
     );
     assert_eq!(
         (c.state.path.as_path(), c.state.cache_mb),
-        (Path::new("./state"), 16)
+        (Path::new("./state"), 8)
     );
     assert!(c.server.is_none() && c.digest.is_none());
     assert!(c.channels.is_empty() && c.silences.is_empty() && c.tenants.is_empty());
