@@ -13,27 +13,21 @@
 //! Knobs: `IDLE_BENCH_FLEET` (default 100,000), `IDLE_BENCH_TENANTS` (20),
 //! `IDLE_BENCH_WINDOW_S` (seconds measured, default 30).
 
-use std::io::{BufRead, BufReader};
-use std::process::{Child, Command, Stdio};
+use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
+#[path = "support/sim.rs"]
+mod sim;
+use sim::Proc;
+
 const BIN: &str = env!("CARGO_BIN_EXE_acronis-watch");
-
-/// A child process killed on drop.
-struct Proc(Child);
-
-impl Drop for Proc {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
 
 fn main() {
     let fleet = knob("IDLE_BENCH_FLEET", 100_000);
     let tenants = knob("IDLE_BENCH_TENANTS", 20);
     let window = Duration::from_secs(knob("IDLE_BENCH_WINDOW_S", 30) as u64);
-    let (sim, url) = start_sim(fleet, tenants);
+    let sim = sim::start(fleet, tenants);
+    let url = &sim.url;
     let dir = tempfile::tempdir().expect("a temp dir");
     let port = std::net::TcpListener::bind("127.0.0.1:0")
         .and_then(|l| l.local_addr())
@@ -195,32 +189,6 @@ fn knob(name: &str, default: usize) -> usize {
         .ok()
         .and_then(|v| v.parse().ok())
         .unwrap_or(default)
-}
-
-fn start_sim(fleet: usize, tenants: usize) -> (Proc, String) {
-    let mut child = Command::new(BIN)
-        .args([
-            "simulate",
-            "--listen",
-            "127.0.0.1:0",
-            "--frozen",
-            "--seed",
-            "1",
-        ])
-        .args(["--fleet", &fleet.to_string()])
-        .args(["--tenants", &tenants.to_string()])
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("start the simulator");
-    let mut line = String::new();
-    let mut out = BufReader::new(child.stdout.take().expect("stdout"));
-    out.read_line(&mut line).expect("the simulator's banner");
-    // Keep reading what it prints: a closed pipe would end it at its next line.
-    std::thread::spawn(move || std::io::copy(&mut out, &mut std::io::sink()));
-    let url = line.trim().rsplit(' ').next().unwrap_or("").to_string();
-    assert!(url.starts_with("http://"), "unexpected banner: {line}");
-    (Proc(child), url)
 }
 
 /// utime + stime of `pid`, in clock ticks (/proc/PID/stat fields 14 and 15).

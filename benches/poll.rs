@@ -5,58 +5,16 @@
 //! Run: `cargo bench --bench poll` (env BENCH_FLEET / BENCH_TENANTS to resize).
 //! Prints wall time, requests made and the worker's peak RSS.
 
-use std::io::{BufRead, BufReader};
-use std::process::{Child, Command, Stdio};
+use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use serde_json::Value;
 
+#[path = "support/sim.rs"]
+mod sim;
+
 const BIN: &str = env!("CARGO_BIN_EXE_acronis-watch");
 const PAGE: u32 = 500;
-
-struct Sim {
-    child: Child,
-    url: String,
-}
-
-impl Drop for Sim {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-fn start_sim(fleet: usize, tenants: usize) -> Sim {
-    let mut child = Command::new(BIN)
-        .args([
-            "simulate",
-            "--listen",
-            "127.0.0.1:0",
-            "--frozen",
-            "--seed",
-            "1",
-        ])
-        .args([
-            "--fleet",
-            &fleet.to_string(),
-            "--tenants",
-            &tenants.to_string(),
-        ])
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("start the simulator");
-    let mut line = String::new();
-    BufReader::new(child.stdout.take().unwrap())
-        .read_line(&mut line)
-        .unwrap();
-    let url = line.trim().rsplit(' ').next().unwrap().to_string();
-    assert!(
-        url.starts_with("http://"),
-        "unexpected simulator banner: {line}"
-    );
-    Sim { child, url }
-}
 
 /// Run the worker; returns (wall time, peak RSS in KiB, exit code).
 // The child is reaped by wait4 (for its rusage), which clippy cannot see.
@@ -185,7 +143,7 @@ fn main() {
         .and_then(|v| v.parse().ok())
         .unwrap_or(20);
     println!("poll benchmark: {fleet} resources across {tenants} tenants, page size {PAGE}");
-    let sim = start_sim(fleet, tenants);
+    let sim = sim::start(fleet, tenants);
     let client = reqwest::blocking::Client::builder()
         .timeout(Duration::from_secs(120))
         .build()
