@@ -151,6 +151,8 @@ pub enum StateCommand {
     Dead(JsonFlag),
     /// Stored resources.
     Resources(ResourcesArgs),
+    /// Polled tenants: watermark, last poll, last full resync.
+    Tenants(JsonFlag),
     /// Move dead letters back to the outbox.
     RetryDead,
 }

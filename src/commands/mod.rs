@@ -60,6 +60,10 @@ pub async fn execute(cli: Cli) -> Exit {
             Ok(cfg) => state::resources(&cfg, args),
             Err(exit) => exit,
         },
+        Command::State(StateCommand::Tenants(a)) => match load(&path) {
+            Ok(cfg) => state::tenants(&cfg, a.json),
+            Err(exit) => exit,
+        },
         Command::State(StateCommand::Alerts(a)) => match load(&path) {
             Ok(cfg) => state::alerts(&cfg, a.json),
             Err(exit) => exit,

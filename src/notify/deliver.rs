@@ -324,6 +324,7 @@ impl LaneRun {
         let config = &self.lane.config;
         let result = match self.renderer.render(config, &item, self.clock.now()) {
             Ok(message) => {
+                tracing::debug!(attempt = item.attempts + 1, "sending");
                 let sent = self.lane.channel.send(&item, &message).await;
                 self.store.record_send(&config.name, Utc::now())?;
                 sent

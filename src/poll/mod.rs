@@ -275,6 +275,7 @@ impl<S: StatusSource + 'static> TenantJob<S> {
                 .await?;
             pages += 1;
             report.pages += 1;
+            tracing::debug!(page = pages, items = page.items.len(), "page fetched");
             let page_watermark = *watermark.get_or_insert_with(|| {
                 page.timestamp
                     .or_else(|| newest_update(&page))
@@ -353,6 +354,12 @@ impl<S: StatusSource + 'static> TenantJob<S> {
                         path: self.store.path().to_path_buf(),
                         message: e.to_string(),
                     })??;
+            tracing::debug!(
+                page = pages,
+                changes = done.changes.len(),
+                enqueued = done.enqueued,
+                "page committed"
+            );
             report.deleted += done.changes.iter().filter(|c| c.to.is_none()).count();
             report.changes_total += done.changes.len();
             report.enqueued += done.enqueued;
