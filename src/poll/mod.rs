@@ -261,6 +261,7 @@ impl<S: StatusSource + 'static> TenantJob<S> {
         let mut watermark: Option<Timestamp> = None;
         let mut cursor: Option<String> = None;
         let mut cursors_seen = HashSet::new();
+        let mut progress = Progress::default();
         let mut pages = 0;
         loop {
             let page = self
@@ -281,6 +282,13 @@ impl<S: StatusSource + 'static> TenantJob<S> {
                     .or_else(|| newest_update(&page))
                     .unwrap_or(now)
             });
+            if let Some(reason) = progress.check(&page.items) {
+                return Err(PollError::Paging {
+                    tenant: tenant.id.clone(),
+                    pages,
+                    reason,
+                });
+            }
             let next = page.next_cursor().map(str::to_string);
             let empty = page.items.is_empty();
             let mut commit = PageCommit {
@@ -371,6 +379,52 @@ impl<S: StatusSource + 'static> TenantJob<S> {
             }
             cursor = next;
         }
+    }
+}
+
+/// What a newest-first pass has served so far, to tell a cursor that leads back to
+/// where the pass has been (a paging loop with fresh cursors) from one that moves on:
+/// no item may be newer than an item of an earlier page, and no page may repeat an
+/// item of the page before it.
+#[derive(Default)]
+struct Progress {
+    /// The oldest `updated_at` of the earlier pages.
+    oldest: Option<DateTime<Utc>>,
+    /// Ids of the page before.
+    previous: HashSet<String>,
+}
+
+impl Progress {
+    fn check(&mut self, items: &[crate::acronis::model::ResourceStatus]) -> Option<String> {
+        for item in items {
+            let c = &item.context;
+            if let (Some(oldest), Some(updated)) = (self.oldest, c.updated_at)
+                && updated.0 > oldest
+            {
+                return Some(format!(
+                    "the API went back: resource {} (updated {}) is newer than items of \
+                     earlier pages (a cursor that never ends?)",
+                    c.id,
+                    updated
+                        .0
+                        .to_rfc3339_opts(chrono::SecondsFormat::AutoSi, true)
+                ));
+            }
+            if self.previous.contains(&c.id) {
+                return Some(format!(
+                    "the API served resource {} again on the next page (a cursor that never \
+                     ends?)",
+                    c.id
+                ));
+            }
+        }
+        self.previous = items.iter().map(|i| i.context.id.clone()).collect();
+        let page_oldest = items.iter().filter_map(|i| i.context.updated_at).min();
+        self.oldest = match (self.oldest, page_oldest) {
+            (Some(a), Some(b)) => Some(a.min(b.0)),
+            (a, b) => a.or(b.map(|t| t.0)),
+        };
+        None
     }
 }
 

@@ -237,3 +237,42 @@ async fn a_full_resync_forgets_what_vanished() {
     assert!(store.resource("t1", "r0007").unwrap().is_none());
     assert_eq!(store.resources(Some("t1")).count(), 29);
 }
+
+/// Items as the API sends them: `(id, seconds since the epoch)`.
+fn items(list: &[(&str, i64)]) -> Vec<crate::acronis::model::ResourceStatus> {
+    list.iter()
+        .map(|(id, secs)| {
+            let at = DateTime::from_timestamp(*secs, 0).unwrap().to_rfc3339();
+            serde_json::from_value(serde_json::json!({
+                "context": {"id": id, "type": "resource.machine", "tenant_id": "1", "updated_at": at}
+            }))
+            .unwrap()
+        })
+        .collect()
+}
+
+#[test]
+fn progress_accepts_a_pass_that_moves_on_and_ties_across_pages() {
+    let mut p = Progress::default();
+    assert_eq!(p.check(&items(&[("a", 30), ("b", 20)])), None);
+    assert_eq!(p.check(&items(&[("c", 20), ("d", 10)])), None);
+    assert_eq!(p.check(&[]), None);
+    assert_eq!(p.check(&items(&[("e", 10), ("f", 5)])), None);
+}
+
+#[test]
+fn progress_refuses_a_cursor_that_leads_back() {
+    // Fresh cursors that start over at the newest item.
+    let mut p = Progress::default();
+    assert_eq!(p.check(&items(&[("a", 30), ("b", 20)])), None);
+    let why = p.check(&items(&[("a", 30), ("b", 20)])).unwrap();
+    assert!(
+        why.contains("resource a") && why.contains("never ends"),
+        "{why}"
+    );
+    // Every item updated at one instant: the repeat itself gives it away.
+    let mut p = Progress::default();
+    assert_eq!(p.check(&items(&[("a", 7)])), None);
+    let why = p.check(&items(&[("a", 7)])).unwrap();
+    assert!(why.contains("again"), "{why}");
+}

@@ -15,7 +15,7 @@ use serde_json::json;
 
 use super::counters::Endpoint;
 use super::errors::rm;
-use super::faults::{self, Fault, Outcome};
+use super::faults::{self, Alter, Fault, Outcome};
 use super::render::http_date;
 use super::{Simulator, account, control, idp, statuses};
 
@@ -57,12 +57,12 @@ async fn not_found() -> Response {
 }
 
 /// Runs `handle` unless the fault answers instead; applies delay, expiry and truncation.
-/// `handle` gets true when its body will be truncated (so its items are not counted).
+/// `handle` is told how its answer will be broken (a cut body's items are not counted).
 async fn gate(
     sim: &Simulator,
     endpoint: Endpoint,
     fault: Option<Fault>,
-    handle: impl FnOnce(bool) -> Response,
+    handle: impl FnOnce(Alter) -> Response,
 ) -> Response {
     let now = sim.world().clock.now_ns();
     let expire = || {
@@ -70,8 +70,9 @@ async fn gate(
     };
     match faults::enact(endpoint, fault, expire, now).await {
         Outcome::Respond(resp) => resp,
-        Outcome::Proceed { truncate: false } => handle(false),
-        Outcome::Proceed { truncate: true } => faults::truncate(handle(true)).await,
+        Outcome::Proceed(alter @ (Alter::Intact | Alter::Endless)) => handle(alter),
+        Outcome::Proceed(Alter::Truncate) => faults::truncate(handle(Alter::Truncate)).await,
+        Outcome::Proceed(Alter::Reset) => faults::reset(handle(Alter::Reset)).await,
     }
 }
 
@@ -138,8 +139,8 @@ async fn resource_statuses(
         .world()
         .admit(Endpoint::ResourceStatuses, &headers, None);
     let query = query.unwrap_or_default();
-    gate(&sim, Endpoint::ResourceStatuses, fault, |truncated| {
-        statuses::list(&mut sim.world(), &headers, &query, !truncated)
+    gate(&sim, Endpoint::ResourceStatuses, fault, |alter| {
+        statuses::list(&mut sim.world(), &headers, &query, alter)
     })
     .await
 }

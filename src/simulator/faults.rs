@@ -27,6 +27,11 @@ pub enum FaultBody {
     Html,
     /// A 200 page with no items and no cursor.
     Empty,
+    /// The real answer's status and headers, half its body, then the connection is cut.
+    Reset,
+    /// `resource_statuses` only: the real page, with an `after` cursor that leads back
+    /// to the newest item, a new one every time: paging that never ends.
+    Endless,
 }
 
 /// One fault (`POST /_sim/faults`). Absent fields: any endpoint, any tenant, no skip,
@@ -94,6 +99,11 @@ impl Fault {
         {
             return Err(format!("status {s} is not an HTTP status"));
         }
+        if self.body == Some(FaultBody::Endless)
+            && self.endpoint != Some(Endpoint::ResourceStatuses)
+        {
+            return Err("body \"endless\" needs endpoint \"resource_statuses\"".into());
+        }
         if self.status.is_none()
             && self.body.is_none()
             && self.delay_ms.is_none()
@@ -156,10 +166,29 @@ impl FaultQueue {
 
 /// What the handler does after a fault fired (delay and token expiry already applied).
 pub(crate) enum Outcome {
-    /// Handle the request; `truncate` cuts the finished body in half.
-    Proceed { truncate: bool },
+    /// Handle the request, then break its answer as told.
+    Proceed(Alter),
     /// Answer with this instead.
     Respond(Response),
+}
+
+/// How a handled request's answer is broken.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Alter {
+    Intact,
+    /// The body cut in half.
+    Truncate,
+    /// Half the body, then the connection cut.
+    Reset,
+    /// A cursor that leads back to the start (`resource_statuses`).
+    Endless,
+}
+
+impl Alter {
+    /// Whether the client gets the page's items whole (for `items_served`).
+    pub(crate) fn delivers_items(self) -> bool {
+        matches!(self, Alter::Intact | Alter::Endless)
+    }
 }
 
 /// Turns a fired fault into an outcome: waits `delay_ms`, then picks the answer.
@@ -171,7 +200,7 @@ pub(crate) async fn enact(
     now: i64,
 ) -> Outcome {
     let Some(f) = fault else {
-        return Outcome::Proceed { truncate: false };
+        return Outcome::Proceed(Alter::Intact);
     };
     if let Some(ms) = f.delay_ms {
         tokio::time::sleep(Duration::from_millis(ms)).await;
@@ -181,7 +210,9 @@ pub(crate) async fn enact(
     }
     let status = f.status.and_then(|s| StatusCode::from_u16(s).ok());
     let mut resp = match f.body {
-        Some(FaultBody::Truncated) => return Outcome::Proceed { truncate: true },
+        Some(FaultBody::Truncated) => return Outcome::Proceed(Alter::Truncate),
+        Some(FaultBody::Reset) => return Outcome::Proceed(Alter::Reset),
+        Some(FaultBody::Endless) => return Outcome::Proceed(Alter::Endless),
         Some(FaultBody::Malformed) => {
             let body =
                 r#"{"items":[{"context":{"id":"0817bef5-05ae-4f1f-9b31-1c092f11c12b","name":"#;
@@ -197,7 +228,7 @@ pub(crate) async fn enact(
         }
         None => match status {
             Some(s) => for_status(endpoint, s),
-            None => return Outcome::Proceed { truncate: false },
+            None => return Outcome::Proceed(Alter::Intact),
         },
     };
     if let Some(secs) = f.retry_after {
@@ -236,6 +267,31 @@ pub(crate) async fn truncate(resp: Response) -> Response {
     let bytes = to_bytes(body, usize::MAX).await.unwrap_or_default();
     let half = bytes.slice(..bytes.len() / 2);
     Response::from_parts(parts, Body::from(half))
+}
+
+/// The same response's status and headers and half its body, then an error that makes
+/// the server drop the connection (what a reset mid-transfer leaves the client).
+pub(crate) async fn reset(resp: Response) -> Response {
+    let (mut parts, body) = resp.into_parts();
+    let bytes = to_bytes(body, usize::MAX).await.unwrap_or_default();
+    let half = bytes.slice(..bytes.len() / 2);
+    parts.headers.remove(header::CONTENT_LENGTH);
+    // The half goes out first (a moment before the error, or the server would drop the
+    // connection before even the status line), then the stream fails, once.
+    let chunks = futures_util::stream::unfold(Some(Some(half)), |state| async move {
+        match state? {
+            Some(half) => Some((Ok(half), Some(None))),
+            None => {
+                tokio::time::sleep(Duration::from_millis(20)).await;
+                let cut = std::io::Error::new(
+                    std::io::ErrorKind::ConnectionReset,
+                    "connection reset (injected by the simulator)",
+                );
+                Some((Err::<bytes::Bytes, _>(cut), None))
+            }
+        }
+    });
+    Response::from_parts(parts, Body::from_stream(chunks))
 }
 
 #[cfg(test)]

@@ -12,6 +12,7 @@ use serde_json::json;
 use super::auth::{TokenCheck, bearer};
 use super::cursor::Cursor;
 use super::errors::{rm, rm_bad_request};
+use super::faults::Alter;
 use super::model::{Key, MACHINE, ResIx, Resource};
 use super::paging::{self, Direction, Order, Window};
 use super::query::{Compare, Params, parse_bool, parse_compare, parse_int};
@@ -253,13 +254,9 @@ fn explicit_ids(store: &Store, q: &Query, reach: &Reach) -> Option<BTreeSet<Key>
     )
 }
 
-/// Answers one request; `count_items` adds the page to `items_served`.
-pub(crate) fn list(
-    w: &mut World,
-    headers: &HeaderMap,
-    raw_query: &str,
-    count_items: bool,
-) -> Response {
+/// Answers one request; an intact page's items count in `items_served`, and an
+/// `Endless` fault replaces the `after` cursor with one back to the start.
+pub(crate) fn list(w: &mut World, headers: &HeaderMap, raw_query: &str, alter: Alter) -> Response {
     let now = w.sync();
     let scope = match authenticate(w, headers, now) {
         Ok(scope) => scope,
@@ -316,7 +313,11 @@ pub(crate) fn list(
         paging: Paging {
             cursors: Cursors {
                 before: page.before.map(|k| make_cursor(Direction::Before, k)),
-                after: page.after.map(|k| make_cursor(Direction::After, k)),
+                after: if alter == Alter::Endless {
+                    Some(make_cursor(Direction::After, start_over(order)))
+                } else {
+                    page.after.map(|k| make_cursor(Direction::After, k))
+                },
             },
         },
         timestamp: rfc3339_ns(now),
@@ -334,7 +335,7 @@ pub(crate) fn list(
             );
         }
     };
-    if count_items {
+    if alter.delivers_items() {
         w.counters.items_served += served;
     }
     (
@@ -346,4 +347,15 @@ pub(crate) fn list(
         body,
     )
         .into_response()
+}
+
+/// A key before every real one in `order`, different at each call: an `after` cursor
+/// that serves the listing again from its start, and never repeats.
+fn start_over(order: Order) -> Key {
+    static CALLS: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+    let n = u128::from(CALLS.fetch_add(1, std::sync::atomic::Ordering::Relaxed));
+    match order {
+        Order::Desc => (i64::MAX, n),
+        Order::Asc => (i64::MIN, n),
+    }
 }

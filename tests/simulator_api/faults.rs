@@ -211,3 +211,57 @@ async fn counters_count_every_request() {
         "/_sim/ routes are not counted"
     );
 }
+
+#[tokio::test]
+async fn a_reset_cuts_the_connection_and_an_endless_cursor_starts_over() {
+    let s = start(30).await;
+    let base = s.base_token().await;
+    let add = |f: Value| s.control(reqwest::Method::POST, "/_sim/faults", Some(f));
+
+    add(json!({"endpoint": "resource_statuses", "body": "reset"})).await;
+    let resp = s
+        .http
+        .get(s.url(RS))
+        .bearer_auth(&base)
+        .send()
+        .await
+        .expect("the status line and headers arrive");
+    assert_eq!(resp.status(), StatusCode::OK);
+    let err = resp.bytes().await.expect_err("the body breaks off");
+    assert!(err.is_body() || err.is_decode(), "{err:?}");
+    assert_eq!(s.get(RS, &base, &[]).await.status, StatusCode::OK, "once");
+
+    assert_eq!(
+        add(json!({"body": "endless"})).await.status,
+        StatusCode::BAD_REQUEST,
+        "endless needs endpoint resource_statuses"
+    );
+    add(json!({"endpoint": "resource_statuses", "body": "endless", "count": 3})).await;
+    let q = [("order", "desc(updated_at)"), ("limit", "10")];
+    let first = s.get(RS, &base, &q).await.json;
+    let mut cursors = Vec::new();
+    let mut after = first["paging"]["cursors"]["after"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    for _ in 0..2 {
+        cursors.push(after.clone());
+        let page = s
+            .get(RS, &base, &[("after", after.as_str()), ("limit", "10")])
+            .await
+            .json;
+        assert_eq!(
+            super::harness::ids(page["items"].as_array().unwrap()),
+            super::harness::ids(first["items"].as_array().unwrap()),
+            "every cursor leads back to the first page"
+        );
+        after = page["paging"]["cursors"]["after"]
+            .as_str()
+            .unwrap()
+            .to_string();
+    }
+    assert!(!cursors.contains(&after), "a new cursor every time");
+    // The fault spent, the last cursor pages on from the start.
+    let page = s.get(RS, &base, &[("after", after.as_str())]).await;
+    assert_eq!(page.status, StatusCode::OK);
+}

@@ -65,7 +65,12 @@ pub(super) fn bearer_for(sim: &Simulator, scope: Scope) -> HeaderMap {
 }
 
 pub(super) async fn list(sim: &Simulator, headers: &HeaderMap, query: &str) -> (StatusCode, Value) {
-    let resp = statuses::list(&mut sim.world(), headers, query, true);
+    let resp = statuses::list(
+        &mut sim.world(),
+        headers,
+        query,
+        crate::simulator::faults::Alter::Intact,
+    );
     let status = resp.status();
     let bytes = to_bytes(resp.into_body(), usize::MAX).await.expect("body");
     (status, serde_json::from_slice(&bytes).expect("json body"))
