@@ -5,9 +5,18 @@
 
 mod support;
 
+#[path = "delivery/common.rs"]
+mod common;
+
 use std::time::{Duration, Instant};
 
+use common::{
+    Bench, email_channel, hook_channel, key, pd_channel, slack_channel, start, status_rule,
+    teams_channel,
+};
 use serde_json::{Value, json};
+use support::sinks::{HttpSink, Reply};
+use support::smtp::{SmtpMode, SmtpServer};
 use support::{Sim, WorkDir, code, ids, text};
 
 const NOW: &str = "2026-11-02T10:00:00Z";
@@ -294,6 +303,272 @@ async fn acronis_api_faults() {
         if !wrong.is_empty() {
             failures.push(format!("{}: {}\n{stderr}", case.fault, wrong.join("; ")));
         }
+    }
+    assert!(failures.is_empty(), "{}", failures.join("\n\n"));
+}
+
+/// What one critical machine's notification must end as, after `once --deliver-for 4s`.
+#[derive(Debug, Clone, Copy, PartialEq)]
+enum Delivery {
+    /// Retried (after the fault's `Retry-After`, if any) and delivered: exit 0, two
+    /// attempts, nothing queued or dead.
+    Retried,
+    /// A dead letter after one attempt: exit 1, its reason in `state dead`.
+    Dead,
+    /// Retryable but never getting through within the run: exit 3, still queued with
+    /// its last error, not dead.
+    Queued,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq)]
+enum Kind {
+    Slack,
+    Teams,
+    PagerDuty,
+    Webhook,
+}
+
+impl Kind {
+    /// The kind's success answer.
+    fn ok(self) -> Reply {
+        match self {
+            Kind::Slack | Kind::Webhook => Reply::status(200),
+            Kind::Teams | Kind::PagerDuty => Reply::status(202),
+        }
+    }
+
+    fn channel(self, base: &str) -> String {
+        match self {
+            Kind::Slack => slack_channel("ch", base, ""),
+            Kind::Teams => teams_channel("ch", base, ""),
+            Kind::PagerDuty => pd_channel("ch", base, ""),
+            Kind::Webhook => hook_channel("ch", base, ""),
+        }
+    }
+}
+
+/// An HTTP channel's fault: the first answer, then the kind's success.
+struct HttpCase {
+    fault: &'static str,
+    first: Option<Reply>,
+    /// Point the channel at the sink with `https://` (the sink speaks plain HTTP).
+    tls: bool,
+    expect: Delivery,
+    /// The reason (`state dead` / `state outbox`) carries these words.
+    says: &'static [&'static str],
+    /// The retry came no sooner than this after the first attempt.
+    gap: Duration,
+}
+
+fn http(
+    fault: &'static str,
+    first: Reply,
+    expect: Delivery,
+    says: &'static [&'static str],
+) -> HttpCase {
+    HttpCase {
+        fault,
+        first: Some(first),
+        tls: false,
+        expect,
+        says,
+        gap: Duration::ZERO,
+    }
+}
+
+fn http_cases() -> Vec<HttpCase> {
+    use Delivery::*;
+    vec![
+        HttpCase {
+            gap: Duration::from_secs(2),
+            ..http(
+                "429 with Retry-After: 2",
+                Reply::status(429).retry_after("2"),
+                Retried,
+                &[],
+            )
+        },
+        http("429 without Retry-After", Reply::status(429), Retried, &[]),
+        http("408", Reply::status(408), Retried, &[]),
+        http("500", Reply::status(500).body("oops"), Retried, &[]),
+        http("503", Reply::status(503), Retried, &[]),
+        http(
+            "400",
+            Reply::status(400).body("invalid_payload"),
+            Dead,
+            &["400"],
+        ),
+        http("403", Reply::status(403), Dead, &["403"]),
+        http(
+            "404",
+            Reply::status(404).body("channel_not_found"),
+            Dead,
+            &["404"],
+        ),
+        http(
+            "a timeout (no answer within request_timeout)",
+            Reply::status(200).delay(Duration::from_secs(2)),
+            Retried,
+            &[],
+        ),
+        HttpCase {
+            fault: "TLS failure (https to a plain HTTP server)",
+            first: None,
+            tls: true,
+            expect: Queued,
+            says: &["could not connect"],
+            gap: Duration::ZERO,
+        },
+    ]
+}
+
+/// A bench with one critical machine and a rule notifying channel `ch`.
+async fn one_alert(channel: &str) -> (Bench, String) {
+    let b = Bench::new(20, 1, "request_timeout = \"1s\"").await;
+    b.add(channel);
+    b.rules("r.toml", &status_rule("crit", &["fm-*"], &["ch"], ""));
+    let v = b
+        .steer(0, 1, |i| format!("fm-{i}"), json!({"status": "critical"}))
+        .await;
+    (b, key("crit", &v[0]))
+}
+
+/// What `once` left, against what `expect` says: the mismatches.
+async fn judge(
+    b: &Bench,
+    run: &common::Run,
+    attempts: Option<usize>,
+    expect: Delivery,
+    says: &[&str],
+) -> Vec<String> {
+    let mut wrong = Vec::new();
+    let (want_code, want_attempts, queued, dead) = match expect {
+        Delivery::Retried => (0, Some(2), 0, 0),
+        Delivery::Dead => (1, Some(1), 0, 1),
+        Delivery::Queued => (3, None, 1, 0),
+    };
+    if run.code() != want_code {
+        wrong.push(format!("exit {} (want {want_code})", run.code()));
+    }
+    if let (Some(got), Some(want)) = (attempts, want_attempts)
+        && got != want
+    {
+        wrong.push(format!("{got} attempts arrived (want {want})"));
+    }
+    let (q, d) = (b.outbox().await, b.dead().await);
+    if (q.len(), d.len()) != (queued, dead) {
+        wrong.push(format!(
+            "{} queued, {} dead (want {queued}, {dead})",
+            q.len(),
+            d.len()
+        ));
+    }
+    let reason = q
+        .iter()
+        .chain(&d)
+        .map(|i| i["last_error"].as_str().unwrap_or("").to_string())
+        .collect::<Vec<_>>()
+        .join(" | ");
+    for word in says {
+        if !reason.contains(word) {
+            wrong.push(format!("the reason lacks {word:?}: {reason:?}"));
+        }
+    }
+    wrong
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn channel_faults() {
+    let _serial = common::shared().await;
+    let mut failures = Vec::new();
+    let mut report =
+        |kind: &str, fault: &str, expect: Delivery, run: &common::Run, wrong: Vec<String>| {
+            let verdict = if wrong.is_empty() { "ok" } else { "WRONG" };
+            eprintln!(
+                "{verdict:5} {kind:9} {fault:45} {expect:?} exit {}",
+                run.code()
+            );
+            if !wrong.is_empty() {
+                failures.push(format!(
+                    "{kind} {fault}: {}\n{}",
+                    wrong.join("; "),
+                    run.text()
+                ));
+            }
+        };
+    for kind in [Kind::Slack, Kind::Teams, Kind::PagerDuty, Kind::Webhook] {
+        for case in http_cases() {
+            let sink = HttpSink::start().await;
+            sink.set_default(kind.ok());
+            if let Some(first) = case.first.clone() {
+                sink.push(first);
+            }
+            let base = sink.url("");
+            let base = if case.tls {
+                base.replacen("http://", "https://", 1)
+            } else {
+                base
+            };
+            let (b, _key) = one_alert(&kind.channel(&base)).await;
+            let run = b.once(start(), Some("4s")).await;
+            let got = sink.requests();
+            let mut wrong = judge(&b, &run, Some(got.len()), case.expect, case.says).await;
+            if case.gap > Duration::ZERO && got.len() == 2 && got[1].at - got[0].at < case.gap {
+                wrong.push(format!(
+                    "retried after {:?}, sooner than {:?}",
+                    got[1].at - got[0].at,
+                    case.gap
+                ));
+            }
+            report(&format!("{kind:?}"), case.fault, case.expect, &run, wrong);
+        }
+    }
+    // Email: the SMTP server's answer to the message, then 250.
+    let smtp_cases = [
+        (
+            "421 service not available",
+            Some(421),
+            Delivery::Retried,
+            &[][..],
+        ),
+        ("450 mailbox busy", Some(450), Delivery::Retried, &[]),
+        ("451 local error", Some(451), Delivery::Retried, &[]),
+        (
+            "550 mailbox unavailable",
+            Some(550),
+            Delivery::Dead,
+            &["550"],
+        ),
+        // No answer to fake: the URL asks for TLS from a plaintext server.
+        (
+            "TLS failure (smtps to a plaintext server)",
+            None,
+            Delivery::Queued,
+            &[],
+        ),
+    ];
+    for (fault, answer, expect, says) in smtp_cases {
+        let smtp = SmtpServer::start(SmtpMode::Plain);
+        if let Some(code) = answer {
+            smtp.fail_next(code, 1);
+        }
+        let url = smtp.url(None);
+        let url = if answer.is_none() {
+            url.replacen("smtp+plain://", "smtps://", 1)
+        } else {
+            url
+        };
+        let (b, _key) = one_alert(&email_channel("ch", &url, "")).await;
+        let run = b.once(start(), Some("4s")).await;
+        let accepted = smtp.messages().iter().filter(|m| m.code == 250).count();
+        let want_accepted = usize::from(expect == Delivery::Retried);
+        let mut wrong = judge(&b, &run, None, expect, says).await;
+        if accepted != want_accepted {
+            wrong.push(format!(
+                "{accepted} messages accepted (want {want_accepted})"
+            ));
+        }
+        report("email", fault, expect, &run, wrong);
     }
     assert!(failures.is_empty(), "{}", failures.join("\n\n"));
 }
