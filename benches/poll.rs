@@ -5,11 +5,15 @@
 //! Run: `cargo bench --bench poll` (env BENCH_FLEET / BENCH_TENANTS to resize).
 //! Prints wall time, requests made and the worker's peak RSS.
 
-use std::process::{Command, Stdio};
-use std::time::{Duration, Instant};
+use std::process::Command;
+use std::time::Duration;
 
 use serde_json::Value;
 
+#[path = "support/floor.rs"]
+mod floor;
+#[path = "support/measure.rs"]
+mod measure;
 #[path = "support/sim.rs"]
 mod sim;
 
@@ -17,29 +21,15 @@ const BIN: &str = env!("CARGO_BIN_EXE_acronis-watch");
 const PAGE: u32 = 500;
 
 /// Run the worker; returns (wall time, peak RSS in KiB, exit code).
-// The child is reaped by wait4 (for its rusage), which clippy cannot see.
-#[allow(clippy::zombie_processes)]
 fn run_worker(args: &[&str], dir: &std::path::Path) -> (Duration, u64, i32) {
-    let started = Instant::now();
-    let child = Command::new(BIN)
-        .arg("--config")
-        .arg(dir.join("worker.toml"))
-        .args(["-q"])
-        .args(args)
-        .stdout(Stdio::null())
-        .spawn()
-        .expect("start the worker");
-    let mut status = 0;
-    let mut usage: libc::rusage = unsafe { std::mem::zeroed() };
-    // SAFETY: wait4 on our own child's pid, with valid out-pointers.
-    let pid = unsafe { libc::wait4(child.id() as i32, &mut status, 0, &mut usage) };
-    assert!(pid > 0, "wait4 failed");
-    let code = if libc::WIFEXITED(status) {
-        libc::WEXITSTATUS(status)
-    } else {
-        -1
-    };
-    (started.elapsed(), usage.ru_maxrss as u64, code)
+    let run = measure::run(
+        Command::new(BIN)
+            .arg("--config")
+            .arg(dir.join("worker.toml"))
+            .args(["-q"])
+            .args(args),
+    );
+    (run.elapsed, run.max_rss_kib, run.code)
 }
 
 fn counters(client: &reqwest::blocking::Client, url: &str) -> u64 {
@@ -50,87 +40,6 @@ fn counters(client: &reqwest::blocking::Client, url: &str) -> u64 {
         .json()
         .unwrap();
     c["requests"]["resource_statuses"].as_u64().unwrap()
-}
-
-/// The transfer floor: fetch every page of every tenant with a plain loop, reading
-/// only the cursor out of each body.
-fn download_floor(
-    client: &reqwest::blocking::Client,
-    url: &str,
-    customers: &[String],
-) -> (Duration, usize, u64) {
-    let started = Instant::now();
-    let base: Value = client
-        .post(format!("{url}/api/2/idp/token"))
-        .basic_auth("sim-client", Some("sim-secret"))
-        .form(&[("grant_type", "client_credentials")])
-        .send()
-        .unwrap()
-        .json()
-        .unwrap();
-    let base = base["access_token"].as_str().unwrap().to_string();
-    let (mut pages, mut bytes) = (0, 0u64);
-    for c in customers {
-        let scoped: Value = client
-            .post(format!("{url}/api/2/idp/token"))
-            .bearer_auth(&base)
-            .form(&[
-                ("grant_type", "urn:ietf:params:oauth:grant-type:jwt-bearer"),
-                ("assertion", base.as_str()),
-                ("scope", &format!("urn:acronis.com:tenant-id:{c}")),
-            ])
-            .send()
-            .unwrap()
-            .json()
-            .unwrap();
-        let token = scoped["access_token"].as_str().unwrap().to_string();
-        let mut after: Option<String> = None;
-        loop {
-            let mut q = vec![
-                ("type", "resource.machine".to_string()),
-                ("order", "desc(updated_at)".to_string()),
-                ("limit", PAGE.to_string()),
-            ];
-            if let Some(a) = &after {
-                q.push(("after", a.clone()));
-            }
-            let body = client
-                .get(format!(
-                    "{url}/api/resource_management/v4/resource_statuses"
-                ))
-                .query(&q)
-                .bearer_auth(&token)
-                .send()
-                .unwrap()
-                .bytes()
-                .unwrap();
-            pages += 1;
-            bytes += body.len() as u64;
-            after = cursor_of(&body);
-            if after.is_none() {
-                break;
-            }
-        }
-    }
-    (started.elapsed(), pages, bytes)
-}
-
-/// `paging.cursors.after` without parsing the items.
-fn cursor_of(body: &[u8]) -> Option<String> {
-    #[derive(serde::Deserialize)]
-    struct Page {
-        paging: Paging,
-    }
-    #[derive(serde::Deserialize)]
-    struct Paging {
-        cursors: Cursors,
-    }
-    #[derive(serde::Deserialize)]
-    struct Cursors {
-        after: Option<String>,
-    }
-    let p: Page = serde_json::from_slice(body).ok()?;
-    p.paging.cursors.after.filter(|a| !a.is_empty())
 }
 
 fn main() {
@@ -148,39 +57,19 @@ fn main() {
         .timeout(Duration::from_secs(120))
         .build()
         .unwrap();
-    let info: Value = client
-        .get(format!("{}/_sim/fleet", sim.url))
-        .send()
-        .unwrap()
-        .json()
-        .unwrap();
-    let customers: Vec<String> = info["customers"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|c| c["id"].as_str().unwrap().to_string())
-        .collect();
+    let customers = floor::customers(&client, &sim.url);
 
     let dir = tempfile::tempdir().unwrap();
-    std::fs::write(
-        dir.path().join("worker.toml"),
-        format!(
-            "[acronis]\ndatacenter_url = \"{}\"\nclient_id = \"sim-client\"\nclient_secret = \"sim-secret\"\n\
-             tenants = \"children\"\npage_size = {PAGE}\nmax_concurrent_tenants = 4\noverlap = \"2m\"\n\n\
-             [state]\npath = \"state\"\n",
-            sim.url
-        ),
-    )
-    .unwrap();
+    std::fs::write(dir.path().join("worker.toml"), sim.poll_config(PAGE)).unwrap();
 
     // Three rounds of floor and cold poll (a fresh state directory each); the medians
     // are reported, as the machine is shared and single runs vary by +-20%.
     let (mut floors, mut colds, mut rss) = (Vec::new(), Vec::new(), Vec::new());
     let (mut pages, mut bytes, mut cold_requests) = (0, 0, 0);
     for _ in 0..3 {
-        let (floor, p, b) = download_floor(&client, &sim.url, &customers);
-        (pages, bytes) = (p, b);
-        floors.push(floor);
+        let f = floor::download(&client, &sim.url, &customers, PAGE);
+        (pages, bytes) = (f.pages, f.bytes);
+        floors.push(f.elapsed);
         let _ = std::fs::remove_dir_all(dir.path().join("state"));
         let before = counters(&client, &sim.url);
         let (cold, cold_rss, code) = run_worker(&["once"], dir.path());

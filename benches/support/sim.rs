@@ -54,3 +54,26 @@ pub fn start(fleet: usize, tenants: usize) -> Sim {
         url,
     }
 }
+
+impl Sim {
+    /// The simulator's peak resident memory so far (KiB), from /proc.
+    #[allow(dead_code)] // not every bench reports it
+    pub fn peak_rss_kib(&self) -> Option<u64> {
+        let status =
+            std::fs::read_to_string(format!("/proc/{}/status", self._process.0.id())).ok()?;
+        let line = status.lines().find(|l| l.starts_with("VmHWM:"))?;
+        line.split_whitespace().nth(1)?.parse().ok()
+    }
+
+    /// A `worker.toml` that polls every customer of this simulator, `page` items a
+    /// page, four tenants at a time, state in `./state`, no channels.
+    #[allow(dead_code)] // the idle bench writes its own, with rules
+    pub fn poll_config(&self, page: u32) -> String {
+        format!(
+            "[acronis]\ndatacenter_url = \"{}\"\nclient_id = \"sim-client\"\nclient_secret = \"sim-secret\"\n\
+             tenants = \"children\"\npage_size = {page}\nmax_concurrent_tenants = 4\noverlap = \"2m\"\n\n\
+             [state]\npath = \"state\"\n",
+            self.url
+        )
+    }
+}
