@@ -307,6 +307,45 @@ async fn acronis_api_faults() {
     assert!(failures.is_empty(), "{}", failures.join("\n\n"));
 }
 
+/// The row "an empty page during a full resync": what the pass did not list is looked
+/// up by id before it is forgotten, so live machines stay and only a purged one goes.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_empty_page_during_a_full_resync_deletes_only_what_is_gone() {
+    let sim = Sim::small(90, 3).await;
+    let victim = sim
+        .customers()
+        .into_iter()
+        .find(|c| sim.resource_count(c) > 40)
+        .expect("a tenant with three pages of 20");
+    let work = WorkDir::new(&sim.url, "");
+    let out = work.run(&["once", "--now", NOW]).await;
+    assert_eq!(code(&out), 0, "{}", text(&out));
+    let mine = sim.resource_ids(Some(&victim)).await;
+    let purged = mine[0].clone();
+    sim.sim.delete_resource(&purged, true).unwrap();
+    // The full resync (due after 6 h) gets an empty second page for the victim.
+    sim.post(
+        "/_sim/faults",
+        json!({"endpoint": "resource_statuses", "tenant": victim, "skip": 1, "body": "empty"}),
+    )
+    .await;
+    let later = "2026-11-02T17:00:00Z";
+    let out = work.run(&["once", "--now", later]).await;
+    assert_eq!(code(&out), 0, "{}", text(&out));
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("did not list resources the API still has"),
+        "{}",
+        text(&out)
+    );
+    assert_eq!(
+        ids(&work.resources().await),
+        sim.resource_ids(None).await,
+        "every live machine kept, the purged one gone"
+    );
+    let stored = work.resources().await;
+    assert!(stored.iter().all(|r| r["id"] != purged.as_str()));
+}
+
 /// What one critical machine's notification must end as, after `once --deliver-for 4s`.
 #[derive(Debug, Clone, Copy, PartialEq)]
 enum Delivery {

@@ -11,10 +11,12 @@ use serde::Deserialize;
 use super::auth::{Token, Tokens};
 use super::error::{ApiError, ApiErrorKind};
 use super::http::{Response, RetryPolicy};
-use super::model::{StatusPage, Timestamp};
+use super::model::{ResourceStatus, StatusPage, Timestamp};
 use crate::config::AcronisConfig;
 
 const STATUSES: &str = "/api/resource_management/v4/resource_statuses";
+/// Ids per lookup request (the API takes up to 100 per filter).
+const LOOKUP_CHUNK: usize = 100;
 const TENANTS: &str = "/api/2/tenants";
 
 /// Whose token a request is sent with.
@@ -283,6 +285,36 @@ impl AcronisClient {
         let resp = self
             .get(&tenant.scope, Some(&tenant.id), STATUSES, &query)
             .await?;
+        self.parse_page(tenant, resp).await
+    }
+
+    /// These resources of `tenant` as the API has them now, deleted ones included (with
+    /// `deleted_at`); ids it does not know are absent. 100 ids per request.
+    pub async fn statuses_by_id(
+        &self,
+        tenant: &WatchedTenant,
+        ids: &[String],
+    ) -> Result<Vec<ResourceStatus>, ApiError> {
+        let mut out = Vec::new();
+        for chunk in ids.chunks(LOOKUP_CHUNK) {
+            let query: Vec<(&str, String)> = vec![
+                ("resource_id", format!("or({})", chunk.join(","))),
+                ("include_deleted", "true".to_string()),
+                ("limit", LOOKUP_CHUNK.to_string()),
+            ];
+            let resp = self
+                .get(&tenant.scope, Some(&tenant.id), STATUSES, &query)
+                .await?;
+            out.extend(self.parse_page(tenant, resp).await?.items);
+        }
+        Ok(out)
+    }
+
+    async fn parse_page(
+        &self,
+        tenant: &WatchedTenant,
+        resp: Response,
+    ) -> Result<StatusPage, ApiError> {
         let tenant_id = tenant.id.clone();
         // Parsing a large page is CPU work: keep it off the async workers.
         tokio::task::spawn_blocking(move || {

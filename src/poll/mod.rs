@@ -238,6 +238,41 @@ impl<S: StatusSource + 'static> TenantJob<S> {
         Ok(report)
     }
 
+    /// What a full pass did not see is looked up by id before it is forgotten: a pass
+    /// that ended early (an empty page or a missing cursor too soon) must not make live
+    /// resources look deleted. Returns the ones the API still has (to store again) and
+    /// the ids that are gone.
+    async fn confirm_gone(
+        &self,
+        tenant: &WatchedTenant,
+        unseen: Vec<String>,
+        epoch: i64,
+    ) -> Result<(Vec<StoredResource>, Vec<String>), PollError> {
+        if unseen.is_empty() {
+            return Ok((Vec::new(), Vec::new()));
+        }
+        let wanted: HashSet<&str> = unseen.iter().map(String::as_str).collect();
+        let mut alive = Vec::new();
+        for item in self.source.lookup(tenant, &unseen).await? {
+            if item.context.deleted_at.is_none() && wanted.contains(item.context.id.as_str()) {
+                alive.push(StoredResource::from_api(&tenant.id, item, epoch));
+            }
+        }
+        if !alive.is_empty() {
+            tracing::warn!(
+                missed = alive.len(),
+                "the full pass did not list resources the API still has; kept"
+            );
+        }
+        let kept: HashSet<&str> = alive.iter().map(|r| r.id.as_str()).collect();
+        let gone = unseen
+            .iter()
+            .filter(|id| !kept.contains(id.as_str()))
+            .cloned()
+            .collect();
+        Ok((alive, gone))
+    }
+
     /// `t` minus the overlap: where an incremental pass may stop.
     fn behind(&self, t: Timestamp) -> DateTime<Utc> {
         t.0 - chrono::Duration::from_std(self.settings.overlap).unwrap_or_default()
@@ -335,15 +370,16 @@ impl<S: StatusSource + 'static> TenantJob<S> {
             report.stored += commit.upserts.len();
             if let (true, Some(f)) = (last, &finish) {
                 if let Some(sweep) = f.sweep_epoch {
-                    // Everything the full pass did not see is gone upstream.
                     let in_this_page: HashSet<&str> =
                         commit.upserts.iter().map(|r| r.id.as_str()).collect();
-                    let gone: Vec<String> = self
+                    let unseen: Vec<String> = self
                         .store
                         .unseen_since(&tenant.id, sweep)?
                         .into_iter()
                         .filter(|id| !in_this_page.contains(id.as_str()))
                         .collect();
+                    let (alive, gone) = self.confirm_gone(tenant, unseen, epoch).await?;
+                    commit.upserts.extend(alive);
                     commit.deletes.extend(gone);
                 }
                 commit.poll = Some(TenantPoll {

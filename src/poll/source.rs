@@ -5,7 +5,7 @@ use std::future::Future;
 
 use crate::acronis::client::{AcronisClient, PageRequest, WatchedTenant};
 use crate::acronis::error::ApiError;
-use crate::acronis::model::StatusPage;
+use crate::acronis::model::{ResourceStatus, StatusPage};
 
 /// Anything that serves `resource_statuses` pages, newest first.
 pub trait StatusSource: Send + Sync {
@@ -14,6 +14,14 @@ pub trait StatusSource: Send + Sync {
         tenant: &WatchedTenant,
         req: PageRequest<'_>,
     ) -> impl Future<Output = Result<StatusPage, ApiError>> + Send;
+
+    /// These resources as the API has them now, deleted ones included; unknown ids are
+    /// absent.
+    fn lookup(
+        &self,
+        tenant: &WatchedTenant,
+        ids: &[String],
+    ) -> impl Future<Output = Result<Vec<ResourceStatus>, ApiError>> + Send;
 }
 
 impl StatusSource for AcronisClient {
@@ -23,5 +31,13 @@ impl StatusSource for AcronisClient {
         req: PageRequest<'_>,
     ) -> Result<StatusPage, ApiError> {
         self.status_page(tenant, req).await
+    }
+
+    async fn lookup(
+        &self,
+        tenant: &WatchedTenant,
+        ids: &[String],
+    ) -> Result<Vec<ResourceStatus>, ApiError> {
+        self.statuses_by_id(tenant, ids).await
     }
 }

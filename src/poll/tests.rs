@@ -17,6 +17,9 @@ struct Fake {
     #[allow(clippy::type_complexity)]
     hook: Mutex<Option<Box<dyn FnMut(usize, &mut Vec<(String, i64, &'static str)>) + Send>>>,
     now: Mutex<i64>,
+    lookups: Mutex<usize>,
+    /// The listing ends after this many items, as if the server ended it early.
+    short: Mutex<Option<usize>>,
 }
 
 impl Fake {
@@ -31,6 +34,8 @@ impl Fake {
             fail_on: Mutex::new(None),
             hook: Mutex::new(None),
             now: Mutex::new(10_000),
+            lookups: Mutex::new(0),
+            short: Mutex::new(None),
         }
     }
 
@@ -77,6 +82,9 @@ impl StatusSource for Fake {
         }
         let mut sorted = items.clone();
         sorted.sort_by(|a, b| b.1.cmp(&a.1).then(a.0.cmp(&b.0)));
+        if let Some(k) = *self.short.lock().unwrap() {
+            sorted.truncate(k);
+        }
         // Keyset cursor "updated|id": strictly after that item in the order.
         let start = match req.after {
             None => 0,
@@ -104,6 +112,26 @@ impl StatusSource for Fake {
             "timestamp": ts(*self.now.lock().unwrap()),
         });
         Ok(serde_json::from_value(body).unwrap())
+    }
+
+    async fn lookup(
+        &self,
+        _tenant: &WatchedTenant,
+        ids: &[String],
+    ) -> Result<Vec<crate::acronis::model::ResourceStatus>, ApiError> {
+        *self.lookups.lock().unwrap() += 1;
+        let items = self.items.lock().unwrap();
+        Ok(items
+            .iter()
+            .filter(|(id, _, _)| ids.contains(id))
+            .map(|(id, t, s)| {
+                serde_json::from_value(serde_json::json!({
+                    "context": {"id": id, "name": id, "type": "resource.machine", "updated_at": ts(*t)},
+                    "aggregate": {"status": s}
+                }))
+                .unwrap()
+            })
+            .collect())
     }
 }
 
@@ -235,6 +263,26 @@ async fn a_full_resync_forgets_what_vanished() {
     assert!(full.full);
     assert_eq!(full.deleted, 1);
     assert!(store.resource("t1", "r0007").unwrap().is_none());
+    assert_eq!(store.resources(Some("t1")).count(), 29);
+}
+
+#[tokio::test]
+async fn a_full_resync_cut_short_keeps_what_the_api_still_has() {
+    let (fake, poller, store, _dir) = setup(Fake::new(30, 10), 60);
+    poll_one(&poller, 20_000).await.unwrap();
+    // The next full pass ends after 12 items (an empty page, a cursor missing too
+    // soon); one resource is really gone.
+    *fake.short.lock().unwrap() = Some(12);
+    fake.items.lock().unwrap().retain(|i| i.0 != "r0003");
+    let full = poll_one(&poller, 20_000 + 7 * 3600).await.unwrap();
+    assert!(full.full);
+    assert_eq!(
+        *fake.lookups.lock().unwrap(),
+        1,
+        "the unlisted are looked up"
+    );
+    assert_eq!(full.deleted, 1, "{:?}", full.changes);
+    assert!(store.resource("t1", "r0003").unwrap().is_none());
     assert_eq!(store.resources(Some("t1")).count(), 29);
 }
 
