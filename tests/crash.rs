@@ -11,6 +11,10 @@
 //! - the store holds exactly what the simulator holds, and the outbox and dead
 //!   letters are empty.
 //!
+//! Every fourth kill is aimed at a commit: the run is killed as soon as its log says a
+//! page was fetched (its commit follows), so commits are hit more often than their
+//! share of the time would give.
+//!
 //! `CRASH_KILLS` (default 200) sets the number of kills and `CRASH_SEED` the random
 //! instants (printed, to rerun a failure): `CRASH_KILLS=1000 cargo test --test crash
 //! -- --nocapture` for a longer run.
@@ -257,7 +261,16 @@ async fn sigkill_at_random_instants_loses_nothing_and_repeats_only_messages_in_f
         if i > 0 {
             pick(&mut rng, &sim);
         }
-        tokio::time::sleep(lifetime - during).await;
+        if i % 4 == 3 {
+            // Aimed at a commit: killed as soon as a page is logged fetched (the
+            // commit runs until "page committed"), or at the end of its life.
+            let until = Instant::now() + (lifetime - during);
+            while Instant::now() < until && phase(&log) != "commit" {
+                tokio::time::sleep(Duration::from_millis(1)).await;
+            }
+        } else {
+            tokio::time::sleep(lifetime - during).await;
+        }
         let killed = Instant::now();
         child.start_kill().unwrap();
         let status = child.wait().await.unwrap();
