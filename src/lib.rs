@@ -17,6 +17,9 @@ pub mod commands;
 pub mod config;
 /// Status digests per customer tenant: build, compare, schedule.
 pub mod digest;
+/// Entry points for the fuzz targets in `fuzz/`; not part of the API.
+#[doc(hidden)]
+pub mod fuzzing;
 /// Logging setup (text or JSON, -v/-q).
 pub mod logging;
 /// Delivery: templates, channels, the outbox worker.

@@ -23,6 +23,7 @@ mod counts;
 mod delivery;
 mod digests;
 mod evaluate;
+pub(crate) mod fuzz;
 mod outbox;
 mod records;
 

@@ -15,6 +15,7 @@ mod context;
 mod digest;
 mod escape;
 mod fit;
+mod fuzz;
 mod helpers;
 pub mod sample;
 mod source;
@@ -122,10 +123,7 @@ impl Renderer {
                 }
                 Err(e) => return Err(TemplateError(format!("{shown}: cannot read: {e}"))),
             };
-            hb.register_template_string(&file, text).map_err(|e| {
-                let at = e.pos().map_or(String::new(), |(l, c)| format!(":{l}:{c}"));
-                TemplateError(format!("{shown}{at}: {}", syntax_reason(e.reason())))
-            })?;
+            register(hb, &file, &shown, text)?;
         }
         Ok(())
     }
@@ -259,6 +257,19 @@ fn registry(flavor: Flavor) -> Handlebars<'static> {
     hb.register_escape_fn(flavor.escape_fn());
     helpers::register(&mut hb);
     hb
+}
+
+/// Compile `text` as template `file` (`shown` names it in messages).
+fn register(
+    hb: &mut Handlebars<'static>,
+    file: &str,
+    shown: &str,
+    text: String,
+) -> Result<(), TemplateError> {
+    hb.register_template_string(file, text).map_err(|e| {
+        let at = e.pos().map_or(String::new(), |(l, c)| format!(":{l}:{c}"));
+        TemplateError(format!("{shown}{at}: {}", syntax_reason(e.reason())))
+    })
 }
 
 /// Handlebars' compile errors, said for a template author.
