@@ -63,7 +63,8 @@ impl StoredResource {
             kind: ctx.kind.unwrap_or_default(),
             api_tenant_id: ctx.tenant_id,
             agent_id: ctx.agent_id,
-            external_id: ctx.external_id,
+            // An empty id is none (the store keeps "" for "none").
+            external_id: ctx.external_id.filter(|e| !e.is_empty()),
             status,
             plans,
             created_at: ctx.created_at,
@@ -181,7 +182,7 @@ impl<'a> IdV1<'a> {
 
 /// The stored layout of a resource (schema 1). Field order is the format: append only.
 /// Tenant and id live in the key; `external_id` is dropped when it is the usual
-/// `id@api_tenant_id`; times are Unix nanoseconds.
+/// `id@api_tenant_id` and is `""` when the API gave none; times are Unix nanoseconds.
 #[derive(Serialize, Deserialize)]
 struct ResourceV1<'a> {
     #[serde(borrow)]
@@ -287,10 +288,11 @@ pub(super) fn encode_resource(r: &StoredResource) -> Vec<u8> {
         kind: Word::new(&r.kind),
         api_tenant_id: borrowed(&r.api_tenant_id),
         agent_id: r.agent_id.as_deref().map(IdV1::new),
-        external_id: if usual {
-            None
-        } else {
-            borrowed(&r.external_id)
+        external_id: match &r.external_id {
+            _ if usual => None,
+            // None would read back as the usual id: "" says there was none.
+            None if r.api_tenant_id.is_some() => Some(Cow::Borrowed("")),
+            other => borrowed(other),
         },
         status: Word::new(r.status.as_str()),
         plans: borrowed(&r.plans),
@@ -406,8 +408,11 @@ pub(super) fn decode_resource_watched(
         postcard::from_bytes::<WatchV1>(rest).map_err(err)?.into()
     };
     let own = |c: Option<Cow<'_, str>>| c.map(Cow::into_owned);
-    let external_id =
-        own(r.external_id).or_else(|| usual_external_id(id, r.api_tenant_id.as_deref()));
+    let external_id = match own(r.external_id) {
+        Some(e) if e.is_empty() => None,
+        Some(e) => Some(e),
+        None => usual_external_id(id, r.api_tenant_id.as_deref()),
+    };
     let resource = StoredResource {
         tenant_id: tenant.to_string(),
         id: id.to_string(),

@@ -220,6 +220,35 @@ fn resource_records_round_trip_compactly() {
 }
 
 #[test]
+fn a_resource_without_an_external_id_reads_back_without_one() {
+    // Found by fuzzing (fuzz/corpus/resource_statuses/regress-no-external-id.json):
+    // "none" was stored like "the usual id@tenant" and read back as that.
+    let r = resource("t", "a", "ok", 1);
+    assert_eq!(
+        (r.external_id.as_deref(), r.api_tenant_id.as_deref()),
+        (None, Some("17"))
+    );
+    let bytes = records::encode_resource(&r);
+    assert_eq!(records::decode_resource("t", "a", &bytes).unwrap(), r);
+    // A record written before this fix still reads as it did.
+    let mut usual = r.clone();
+    usual.external_id = Some("a@17".into());
+    let bytes = records::encode_resource(&usual);
+    assert_eq!(records::decode_resource("t", "a", &bytes).unwrap(), usual);
+    // The API's "" is no external id.
+    let item: crate::acronis::model::ResourceStatus =
+        serde_json::from_str(r#"{"context":{"id":"a","tenant_id":"17","external_id":""}}"#)
+            .unwrap();
+    let from_api = StoredResource::from_api("t", item, 1);
+    assert_eq!(from_api.external_id, None);
+    let bytes = records::encode_resource(&from_api);
+    assert_eq!(
+        records::decode_resource("t", "a", &bytes).unwrap(),
+        from_api
+    );
+}
+
+#[test]
 fn keys_hold_uuids_compactly_and_give_every_id_back_exactly() {
     for id in [
         "aab42c95-14dc-48ab-87b4-96120111b957",
