@@ -27,7 +27,8 @@ use std::collections::BTreeMap;
 use std::path::Path;
 
 use chrono::{DateTime, Utc};
-use handlebars::{Context, Handlebars};
+use handlebars::template::TemplateElement;
+use handlebars::{Context, Handlebars, Template};
 use serde_json::Value;
 
 use super::Rendered;
@@ -266,9 +267,35 @@ fn register(
     shown: &str,
     text: String,
 ) -> Result<(), TemplateError> {
-    hb.register_template_string(file, text).map_err(|e| {
+    let template = Template::compile_with_name(&text, file.to_owned()).map_err(|e| {
         let at = e.pos().map_or(String::new(), |(l, c)| format!(":{l}:{c}"));
         TemplateError(format!("{shown}{at}: {}", syntax_reason(e.reason())))
+    })?;
+    if let Some((line, column)) = first_partial(&template) {
+        return Err(TemplateError(format!(
+            "{shown}:{line}:{column}: partials ({{{{> name}}}}, {{{{#> name}}}}) are not \
+             supported: write the markup in place (a partial that includes itself, or two \
+             templates that include each other, would never finish rendering)"
+        )));
+    }
+    hb.register_template(file, template);
+    Ok(())
+}
+
+/// Where `t` first uses a partial, if it does. Handlebars guards only against a
+/// template including itself directly: an inline partial calling itself, or two files
+/// of one format including each other, recurse until the stack overflows (found by
+/// fuzzing). No template needs them, so none may use them.
+fn first_partial(t: &Template) -> Option<(usize, usize)> {
+    t.elements.iter().enumerate().find_map(|(i, e)| match e {
+        TemplateElement::PartialExpression(_) | TemplateElement::PartialBlock(_) => {
+            Some(t.mapping.get(i).map_or((1, 1), |m| (m.0, m.1)))
+        }
+        TemplateElement::HelperBlock(h) => {
+            h.template.iter().chain(&h.inverse).find_map(first_partial)
+        }
+        TemplateElement::DecoratorBlock(d) => d.template.as_ref().and_then(first_partial),
+        _ => None,
     })
 }
 

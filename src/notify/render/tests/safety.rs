@@ -197,3 +197,26 @@ fn a_bad_strftime_pattern_is_an_error_not_a_panic() {
     let (err, _) = load_error("webhook.json.hbs", Some(text));
     assert!(err.contains("strftime"), "{err}");
 }
+
+#[test]
+fn partials_are_refused_so_none_can_recurse() {
+    // Found replaying fuzz/corpus/template/regress-recursive-partial through the
+    // template fuzz target: an inline partial that includes itself overflowed the
+    // stack while rendering.
+    let (err, path) = load_error(
+        "webhook.json.hbs",
+        Some("{}\n{{#*inline \"p\"}}x{{> p}}{{/inline}}{{> p}}"),
+    );
+    assert!(
+        err.starts_with(&format!("{}:2:", path.display())) && err.contains("partials"),
+        "{err}"
+    );
+    // Two files of one format including each other: each is refused on its own.
+    let (err, _) = load_error("email.subject.txt.hbs", Some("{{> email.txt.hbs}}"));
+    assert!(err.contains("partials"), "{err}");
+    let (err, _) = load_error(
+        "email.txt.hbs",
+        Some("{{#> email.subject.txt.hbs}}x{{/email.subject.txt.hbs}}"),
+    );
+    assert!(err.contains("partials"), "{err}");
+}
