@@ -24,7 +24,11 @@ fuzz_target!(|data: &[u8]| {
         let r = StoredResource::from_api("8d4a1c2e-0b7f-4e55-9a0e-3c2b1d0f6a77", item, 7);
         let (tenant_key, id, back) =
             fuzzing::stored_again(42, &r).expect("a record just encoded decodes");
-        assert_eq!((tenant_key, id.as_str()), (42, r.id.as_str()), "key round trip");
+        assert_eq!(
+            (tenant_key, id.as_str()),
+            (42, r.id.as_str()),
+            "key round trip"
+        );
         assert_eq!(back, stored(r), "value round trip");
         // What is stored is in the range an i64 of nanoseconds holds: it prints as
         // RFC 3339 that reads back exactly.
