@@ -84,8 +84,21 @@ pub(super) fn channels(root: &Table<'_>) -> Result<Vec<ChannelConfig>, ConfigErr
 fn channel(table: &Table<'_>, name_item: &Item<'_>) -> Result<ChannelConfig, ConfigError> {
     let name = name_item
         .string()?
-        .non_empty("a channel name like \"noc-slack\"")?
-        .value;
+        .non_empty("a channel name like \"noc-slack\"")?;
+    // A name is shown in logs, metric labels and messages (the list of known channels),
+    // where nothing `${...}` expanded to may appear.
+    if name.expanded {
+        return Err(ConfigError::InvalidValue {
+            problem: format!(
+                "channel name {} uses ${{...}}: a channel name appears in logs, metrics and \
+                 messages, so write it literally, like name = \"noc-slack\"",
+                name.shown()
+            ),
+            at: name.at,
+            key: name.key,
+        });
+    }
+    let name = name.value;
     let type_item = table.require("type", &format!("the channel type: {TYPES}"))?;
     let type_str = type_item.string()?;
     let Some((type_name, own_keys, rate_count, rate_secs)) = type_keys(&type_str.value) else {

@@ -184,6 +184,17 @@ fn bad_configs() -> Vec<(&'static str, String)> {
             "file content in duration",
             acronis("overlap = \"${file:secret.txt}\""),
         ),
+        // Found by fuzzing (fuzz/corpus/config/regress-channel-name-from-env.toml): an
+        // expanded channel name was listed among the known ones when [digest] named
+        // another channel. Names appear in logs and metrics, so none is expanded.
+        (
+            "channel name from env",
+            format!(
+                "{MINIMAL}[[channel]]\nname = \"m${{SECRET_ENV}}\"\ntype = \"email\"\n\
+                 smtp = \"smtp+plain://127.0.0.1:25\"\nfrom = \"a@b.c\"\nto = [\"x@y.z\"]\n\
+                 [digest]\ncron = \"0 0 8 * * Mon\"\nchannel = \"mail\"\n"
+            ),
+        ),
     ]
 }
 
