@@ -200,6 +200,20 @@ fn rule(table: &Table<'_>, config: &Config, names: &mut Names) -> Result<Rule, C
 /// A rule name is part of every alert key (`rule/tenant/resource[/policy]`).
 fn rule_name(name: Str) -> Result<Str, ConfigError> {
     let name = name.non_empty("a rule name like \"machine-critical\"")?;
+    // A name is in every alert key, log line and message about the rule, where nothing
+    // `${...}` expanded to may appear.
+    if name.expanded {
+        return Err(ConfigError::InvalidValue {
+            problem: format!(
+                "rule name {} uses ${{...}}: a rule name is part of every alert key and \
+                 appears in logs and messages, so write it literally, like \
+                 \"machine-critical\"",
+                name.shown()
+            ),
+            at: name.at,
+            key: name.key,
+        });
+    }
     let allowed = |c: char| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.');
     if !name.value.chars().all(allowed) {
         return Err(ConfigError::InvalidValue {

@@ -84,6 +84,14 @@ fn every_mistake_names_file_line_column_and_key() {
             Some("rule[1].name"),
             "may only hold ASCII letters, digits, '-', '_' and '.'",
         ),
+        // Found by fuzzing (fuzz/corpus/rules/regress-rule-name-from-env.toml): the
+        // duplicate-name message showed an expanded name. Names are in every alert key
+        // and log line, so none is expanded.
+        (
+            "[[rule]]\nname = »\"a${PATH}\"\n",
+            Some("rule[1].name"),
+            "rule name \"a${PATH}\" (expanded value not shown) uses ${...}",
+        ),
         (
             "[[rule]]\nname = »\" \"\n",
             Some("rule[1].name"),
