@@ -97,6 +97,18 @@ async fn state(work: &WorkDir, what: &str) -> Vec<Value> {
         .clone()
 }
 
+/// Every stored machine's `updated_at`, from `state resources --json`.
+async fn stored(work: &WorkDir) -> HashMap<String, DateTime<Utc>> {
+    state(work, "resources")
+        .await
+        .iter()
+        .map(|r| {
+            let id = r["id"].as_str().unwrap().to_string();
+            (id, time(&r["updated_at"]))
+        })
+        .collect()
+}
+
 fn time(v: &Value) -> DateTime<Utc> {
     v.as_str()
         .unwrap_or_else(|| panic!("a time, not {v}"))
@@ -283,16 +295,7 @@ async fn sigkill_at_random_instants_loses_nothing_and_repeats_only_messages_in_f
         *phases.entry(phase(&log)).or_insert(0) += 1;
 
         // The state directory opens, and every watermark covers only what is stored.
-        let stored: HashMap<String, DateTime<Utc>> = state(&work, "resources")
-            .await
-            .iter()
-            .map(|r| {
-                (
-                    r["id"].as_str().unwrap().to_string(),
-                    time(&r["updated_at"]),
-                )
-            })
-            .collect();
+        let stored = stored(&work).await;
         let t = truth(&sim);
         for row in state(&work, "tenants").await {
             let tenant = row["tenant_id"].as_str().unwrap().to_string();
@@ -320,16 +323,7 @@ async fn sigkill_at_random_instants_loses_nothing_and_repeats_only_messages_in_f
     let out = work.run(&["once"]).await;
     assert_eq!(code(&out), 0, "the final once: {}", text(&out));
     let t = truth(&sim);
-    let stored: HashMap<String, DateTime<Utc>> = state(&work, "resources")
-        .await
-        .iter()
-        .map(|r| {
-            (
-                r["id"].as_str().unwrap().to_string(),
-                time(&r["updated_at"]),
-            )
-        })
-        .collect();
+    let stored = stored(&work).await;
     let in_sim: HashMap<String, DateTime<Utc>> =
         t.iter().map(|(id, m)| (id.clone(), m.updated_at)).collect();
     assert_eq!(stored, in_sim, "the store ends where the simulator is");
