@@ -420,8 +420,10 @@ impl<S: StatusSource + 'static> TenantJob<S> {
 
 /// What a newest-first pass has served so far, to tell a cursor that leads back to
 /// where the pass has been (a paging loop with fresh cursors) from one that moves on:
-/// no item may be newer than an item of an earlier page, and no page may repeat an
-/// item of the page before it.
+/// no item may be newer than an item of an earlier page, and a page may not consist
+/// only of items of the page before it. Some repeats are allowed: were the API's
+/// cursors offsets, a resource updated mid-pass would shift the next page back by one.
+/// A repeated item is stored again, which changes nothing.
 #[derive(Default)]
 struct Progress {
     /// The oldest `updated_at` of the earlier pages.
@@ -446,13 +448,13 @@ impl Progress {
                         .to_rfc3339_opts(chrono::SecondsFormat::AutoSi, true)
                 ));
             }
-            if self.previous.contains(&c.id) {
-                return Some(format!(
-                    "the API served resource {} again on the next page (a cursor that never \
-                     ends?)",
-                    c.id
-                ));
-            }
+        }
+        if !items.is_empty() && items.iter().all(|i| self.previous.contains(&i.context.id)) {
+            return Some(format!(
+                "the API served the {} resources of the page before again (a cursor that \
+                 never ends?)",
+                items.len()
+            ));
         }
         self.previous = items.iter().map(|i| i.context.id.clone()).collect();
         let page_oldest = items.iter().filter_map(|i| i.context.updated_at).min();
