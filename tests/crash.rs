@@ -31,7 +31,7 @@ use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
 use serde_json::Value;
 use support::sinks::{HttpSink, Recorded, Reply};
-use support::{BIN, Sim, WorkDir, code, text};
+use support::{BIN, Sim, WorkDir, code, text, webhook_channel};
 
 /// How long the sink holds every answer: a delivery is in flight for at least this.
 const SLOW: Duration = Duration::from_millis(50);
@@ -199,14 +199,8 @@ async fn sigkill_at_random_instants_loses_nothing_and_repeats_only_messages_in_f
         &sim.url,
         "poll_every = \"1s\"\noverlap = \"0s\"\npage_size = 3",
     );
-    let mut cfg = std::fs::read_to_string(work.config()).unwrap();
-    cfg.push_str(&format!(
-        "\n[[channel]]\nname = \"hook\"\ntype = \"webhook\"\nurl = \"{}\"\nrate = \"100/s\"\n",
-        sink.url("/hook")
-    ));
-    work.write_config(&cfg);
-    std::fs::create_dir_all(work.path().join("rules")).unwrap();
-    std::fs::write(work.path().join("rules/crit.toml"), RULE).unwrap();
+    work.append_config(&webhook_channel("hook", &sink.url("/hook")));
+    work.write_rules("crit.toml", RULE);
 
     // Per machine: its criticality when the store last agreed with the simulator, and
     // the transitions expected from that (a firing or a resolution each).

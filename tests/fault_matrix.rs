@@ -17,7 +17,7 @@ use common::{
 use serde_json::{Value, json};
 use support::sinks::{HttpSink, Reply};
 use support::smtp::{SmtpMode, SmtpServer};
-use support::{Sim, WorkDir, code, ids, text};
+use support::{Sim, WorkDir, code, ids, tenant_ids, text};
 
 const NOW: &str = "2026-11-02T10:00:00Z";
 
@@ -241,14 +241,7 @@ async fn acronis_api_faults() {
         let took = started.elapsed();
         let stderr = String::from_utf8_lossy(&out.stderr).to_string();
         let stored = work.resources().await;
-        let per_tenant = |t: &str| -> Vec<String> {
-            let mine: Vec<Value> = stored
-                .iter()
-                .filter(|r| r["tenant_id"] == t)
-                .cloned()
-                .collect();
-            ids(&mine)
-        };
+        let per_tenant = |t: &str| tenant_ids(&stored, t);
         let mut wrong = Vec::new();
         let want_code = match case.expect {
             Poll::Completes | Poll::VictimShort => 0,

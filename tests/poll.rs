@@ -4,7 +4,7 @@
 mod support;
 
 use serde_json::{Value, json};
-use support::{Sim, WorkDir, code, ids, text};
+use support::{Sim, WorkDir, code, ids, tenant_ids, text};
 
 const NOW: &str = "2026-11-02T10:00:00Z";
 
@@ -30,12 +30,11 @@ async fn a_cold_poll_of_several_tenants_stores_every_resource() {
     }
     // Per tenant, exactly that tenant's machines (units included).
     for c in &customers {
-        let mine: Vec<Value> = rows
-            .iter()
-            .filter(|r| r["tenant_id"] == c.as_str())
-            .cloned()
-            .collect();
-        assert_eq!(ids(&mine), sim.resource_ids(Some(c)).await, "tenant {c}");
+        assert_eq!(
+            tenant_ids(&rows, c),
+            sim.resource_ids(Some(c)).await,
+            "tenant {c}"
+        );
     }
 }
 
@@ -172,13 +171,8 @@ async fn a_malformed_page_fails_only_its_tenant_with_a_clear_error() {
     );
     let rows = work.resources().await;
     for c in customers.iter().filter(|c| **c != victim) {
-        let mine: Vec<Value> = rows
-            .iter()
-            .filter(|r| r["tenant_id"] == c.as_str())
-            .cloned()
-            .collect();
         assert_eq!(
-            ids(&mine),
+            tenant_ids(&rows, c),
             sim.resource_ids(Some(c)).await,
             "tenant {c} should be complete"
         );

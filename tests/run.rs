@@ -6,7 +6,7 @@ mod support;
 use std::time::Duration;
 
 use support::sinks::HttpSink;
-use support::{Sim, WorkDir, code, free_port, sigterm, text};
+use support::{Sim, WorkDir, code, free_port, sigterm, text, webhook_channel};
 
 const ALL_STATUSES: &str = r#"["ok", "idle", "scheduled", "running", "cancelling", "no_policies_applied", "interaction_required", "warning", "error", "critical"]"#;
 
@@ -23,19 +23,12 @@ struct Running {
 async fn start(sim: &Sim, acronis_extra: &str, extra_toml: &str) -> Running {
     let sink = HttpSink::start().await;
     let work = WorkDir::new(&sim.url, acronis_extra);
-    let mut cfg = std::fs::read_to_string(work.config()).unwrap();
-    cfg.push_str(extra_toml);
-    cfg.push_str(&format!(
-        "\n[[channel]]\nname = \"hook\"\ntype = \"webhook\"\nurl = \"{}\"\nrate = \"100/s\"\n",
-        sink.url("/hook")
-    ));
-    work.write_config(&cfg);
-    std::fs::create_dir_all(work.path().join("rules")).unwrap();
-    std::fs::write(
-        work.path().join("rules/all.toml"),
-        format!("[[rule]]\nname = \"seen\"\nnotify = [\"hook\"]\nwhen.status = {ALL_STATUSES}\n"),
-    )
-    .unwrap();
+    work.append_config(extra_toml);
+    work.append_config(&webhook_channel("hook", &sink.url("/hook")));
+    work.write_rules(
+        "all.toml",
+        &format!("[[rule]]\nname = \"seen\"\nnotify = [\"hook\"]\nwhen.status = {ALL_STATUSES}\n"),
+    );
     let child = work.spawn_run(&[]);
     Running { work, sink, child }
 }

@@ -13,7 +13,7 @@ use std::time::{Duration, Instant};
 
 use serde_json::{Value, json};
 use support::sinks::{HttpSink, Recorded, Reply};
-use support::{Sim, WorkDir, code, signal, text};
+use support::{Sim, WorkDir, code, signal, text, webhook_channel};
 
 const ALL_STATUSES: &str = r#"["ok", "idle", "scheduled", "running", "cancelling", "no_policies_applied", "interaction_required", "warning", "error", "critical"]"#;
 
@@ -25,16 +25,10 @@ const SLOW: Duration = Duration::from_secs(3);
 /// `(name, sink)` and `rules` as `rules/all.toml`.
 fn configure(sim: &Sim, channels: &[(&str, &HttpSink)], rules: &str) -> WorkDir {
     let work = WorkDir::new(&sim.url, r#"poll_every = "2s""#);
-    let mut cfg = std::fs::read_to_string(work.config()).unwrap();
     for (name, sink) in channels {
-        cfg.push_str(&format!(
-            "\n[[channel]]\nname = \"{name}\"\ntype = \"webhook\"\nurl = \"{}\"\nrate = \"100/s\"\n",
-            sink.url("/hook")
-        ));
+        work.append_config(&webhook_channel(name, &sink.url("/hook")));
     }
-    work.write_config(&cfg);
-    std::fs::create_dir_all(work.path().join("rules")).unwrap();
-    std::fs::write(work.path().join("rules/all.toml"), rules).unwrap();
+    work.write_rules("all.toml", rules);
     work
 }
 

@@ -152,9 +152,7 @@ impl Bench {
 
     /// Append TOML (channels) to worker.toml.
     pub fn add(&self, toml: &str) {
-        let mut cfg = std::fs::read_to_string(self.work.config()).unwrap();
-        cfg.push_str(toml);
-        self.work.write_config(&cfg);
+        self.work.append_config(toml);
     }
 
     pub fn rules(&self, file: &str, text: &str) {

@@ -180,6 +180,20 @@ path = "state"
         std::fs::write(self.config(), text).unwrap();
     }
 
+    /// Append TOML (channels, sections) to worker.toml.
+    pub fn append_config(&self, toml: &str) {
+        let mut cfg = std::fs::read_to_string(self.config()).unwrap();
+        cfg.push_str(toml);
+        self.write_config(&cfg);
+    }
+
+    /// Write `rules/<file>` (creating `rules/`).
+    pub fn write_rules(&self, file: &str, text: &str) {
+        let dir = self.dir.path().join("rules");
+        std::fs::create_dir_all(&dir).unwrap();
+        std::fs::write(dir.join(file), text).unwrap();
+    }
+
     /// Run the binary with `args` against this config; the client secret comes from the env.
     pub async fn run(&self, args: &[&str]) -> Output {
         self.run_env(args, &[("TEST_CLIENT_SECRET", "sim-secret")])
@@ -246,6 +260,23 @@ pub fn text(out: &Output) -> String {
 
 pub fn code(out: &Output) -> i32 {
     out.status.code().unwrap_or(-1)
+}
+
+/// A webhook `[[channel]]` to `url` at 100/s.
+pub fn webhook_channel(name: &str, url: &str) -> String {
+    format!(
+        "\n[[channel]]\nname = \"{name}\"\ntype = \"webhook\"\nurl = \"{url}\"\nrate = \"100/s\"\n"
+    )
+}
+
+/// Sorted ids of the `state resources --json` rows of `tenant`.
+pub fn tenant_ids(rows: &[Value], tenant: &str) -> Vec<String> {
+    let mine: Vec<Value> = rows
+        .iter()
+        .filter(|r| r["tenant_id"] == tenant)
+        .cloned()
+        .collect();
+    ids(&mine)
 }
 
 /// Ids from `state resources --json` rows.
