@@ -263,18 +263,21 @@ fn with_type(status: StatusCode, body: String, content_type: &'static str) -> Re
 
 /// The same response with its body cut in half (what a dropped connection leaves).
 pub(crate) async fn truncate(resp: Response) -> Response {
+    let (parts, half) = halve(resp).await;
+    Response::from_parts(parts, Body::from(half))
+}
+
+/// A response's status and headers, and the first half of its body.
+async fn halve(resp: Response) -> (axum::http::response::Parts, bytes::Bytes) {
     let (parts, body) = resp.into_parts();
     let bytes = to_bytes(body, usize::MAX).await.unwrap_or_default();
-    let half = bytes.slice(..bytes.len() / 2);
-    Response::from_parts(parts, Body::from(half))
+    (parts, bytes.slice(..bytes.len() / 2))
 }
 
 /// The same response's status and headers and half its body, then an error that makes
 /// the server drop the connection (what a reset mid-transfer leaves the client).
 pub(crate) async fn reset(resp: Response) -> Response {
-    let (mut parts, body) = resp.into_parts();
-    let bytes = to_bytes(body, usize::MAX).await.unwrap_or_default();
-    let half = bytes.slice(..bytes.len() / 2);
+    let (mut parts, half) = halve(resp).await;
     parts.headers.remove(header::CONTENT_LENGTH);
     // The half goes out first (a moment before the error, or the server would drop the
     // connection before even the status line), then the stream fails, once.
