@@ -116,15 +116,14 @@ pub async fn run(loaded: Loaded, args: DigestArgs) -> Exit {
         &worker.store,
         renderer,
         &worker.config,
+        &mut exit,
         async |d: &Deliverer, shutdown| d.attempt_each(queued, clock, shutdown).await,
     )
     .await;
     let delivery = match delivery {
-        Ok((report, state)) => {
-            exit = exit.combine(state);
-            report
-        }
-        Err(failed) => return failed,
+        Ok(report) => report,
+        // 2 (bad templates, say) still wins over 1.
+        Err(failed) => return exit.combine(failed),
     };
     println!(
         "{} digest(s) sent, {} queued for a retry by `run` or `once`, {} dead letter(s)",

@@ -188,11 +188,12 @@ async fn deliver_once(
     store: &crate::state::Store,
     renderer: Renderer,
     config: &Config,
+    exit: &mut Exit,
     deliver: impl AsyncFnOnce(
         &crate::notify::Deliverer,
         &tokio_util::sync::CancellationToken,
     ) -> crate::notify::DeliveryReport,
-) -> Result<(crate::notify::DeliveryReport, Exit), Exit> {
+) -> Result<crate::notify::DeliveryReport, Exit> {
     let deliverer = crate::notify::Deliverer::from_config(store.clone(), renderer, config)
         .map_err(|e| {
             eprintln!("error: {e}");
@@ -201,16 +202,15 @@ async fn deliver_once(
     let (shutdown, signals) = cancel_on_signal();
     let report = deliver(&deliverer, &shutdown).await;
     signals.abort();
-    let mut exit = Exit::Ok;
     if let Err(e) = store.flush().await {
         eprintln!("error: {e}");
-        exit = Exit::Failed;
+        *exit = exit.combine(Exit::Failed);
     }
     for e in &report.errors {
         eprintln!("error: {e}");
-        exit = Exit::Failed;
+        *exit = exit.combine(Exit::Failed);
     }
-    Ok((report, exit))
+    Ok(report)
 }
 
 /// A token cancelled on Ctrl-C or SIGTERM, and the task that waits for them (abort it

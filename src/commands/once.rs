@@ -64,15 +64,14 @@ pub async fn run(loaded: Loaded, args: OnceArgs) -> Exit {
         &worker.store,
         renderer,
         &worker.config,
+        &mut exit,
         async |d: &Deliverer, shutdown| d.run(clock, deliver_for, shutdown).await,
     )
     .await;
     let delivery = match delivery {
-        Ok((report, state)) => {
-            exit = exit.combine(state);
-            report
-        }
-        Err(failed) => return failed,
+        Ok(report) => report,
+        // 2 (bad templates, say) still wins over 1.
+        Err(failed) => return exit.combine(failed),
     };
     if delivery.dead > 0 {
         eprintln!(
