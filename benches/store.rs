@@ -99,47 +99,46 @@ fn key(tenant: usize, id: &str) -> Vec<u8> {
     [&(tenant as u64 + 1).to_be_bytes()[..], id.as_bytes()].concat()
 }
 
-fn sled_db(dir: &tempfile::TempDir, cache_mb: u64) -> sled::Db {
-    sled::Config::new()
+fn sled_insert(pages: &[Page], cache_mb: u64) -> Duration {
+    time_sled(pages, cache_mb, |tree, keys, value| {
+        for k in keys {
+            tree.insert(k.as_slice(), value).expect("insert");
+        }
+    })
+}
+
+fn sled_transaction(pages: &[Page], cache_mb: u64) -> Duration {
+    time_sled(pages, cache_mb, |tree, keys, value| {
+        tree.transaction(|tx| {
+            for k in keys {
+                tx.get(k.as_slice())?;
+                tx.insert(k.as_slice(), value)?;
+            }
+            Ok::<_, sled::transaction::ConflictableTransactionError<()>>(())
+        })
+        .expect("the transaction commits");
+    })
+}
+
+/// Write every page's keys into a fresh sled tree with `write`, and flush.
+fn time_sled(
+    pages: &[Page],
+    cache_mb: u64,
+    write: impl Fn(&sled::Tree, &[Vec<u8>], &[u8]),
+) -> Duration {
+    let dir = tempfile::tempdir().expect("a temp dir");
+    let db = sled::Config::new()
         .path(dir.path().join("db"))
         .cache_capacity(cache_mb * 1024 * 1024)
         .mode(sled::Mode::LowSpace)
         .open()
-        .expect("sled opens")
-}
-
-fn sled_insert(pages: &[Page], cache_mb: u64) -> Duration {
-    let dir = tempfile::tempdir().expect("a temp dir");
-    let db = sled_db(&dir, cache_mb);
-    let tree = db.open_tree("resources").expect("a tree");
-    let value = [7u8; VALUE_BYTES];
-    let start = Instant::now();
-    for page in pages {
-        for id in &page.ids {
-            tree.insert(key(page.tenant, id), &value[..])
-                .expect("insert");
-        }
-    }
-    db.flush().expect("flush");
-    start.elapsed()
-}
-
-fn sled_transaction(pages: &[Page], cache_mb: u64) -> Duration {
-    let dir = tempfile::tempdir().expect("a temp dir");
-    let db = sled_db(&dir, cache_mb);
+        .expect("sled opens");
     let tree = db.open_tree("resources").expect("a tree");
     let value = [7u8; VALUE_BYTES];
     let start = Instant::now();
     for page in pages {
         let keys: Vec<Vec<u8>> = page.ids.iter().map(|id| key(page.tenant, id)).collect();
-        tree.transaction(|tx| {
-            for k in &keys {
-                tx.get(k.as_slice())?;
-                tx.insert(k.as_slice(), &value[..])?;
-            }
-            Ok::<_, sled::transaction::ConflictableTransactionError<()>>(())
-        })
-        .expect("the transaction commits");
+        write(&tree, &keys, &value);
     }
     db.flush().expect("flush");
     start.elapsed()
