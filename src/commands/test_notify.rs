@@ -19,7 +19,8 @@ pub async fn run(loaded: &Loaded, args: &TestNotifyArgs) -> Exit {
             return Exit::Failed;
         }
     };
-    let channel = Channel::new(config, http);
+    let channel =
+        Channel::new(config, http).with_smtp_timeout(loaded.config.acronis.request_timeout);
     let now = chrono::Utc::now();
     let mut item = test_item(&config.name, now);
     // PagerDuty: the trigger is followed by its resolve, so no test incident stays open.

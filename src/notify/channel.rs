@@ -122,8 +122,8 @@ impl Channel {
     }
 
     /// Limit each email send (connect, TLS, login, message, reply) to `timeout`
-    /// instead of 60 s; lettre bounds only the connect by itself. Other kinds ignore
-    /// it: their limit is the HTTP client's.
+    /// instead of 60 s; lettre bounds only the connect by itself. The worker passes
+    /// `acronis.request_timeout`, the HTTP client's limit for the other kinds.
     pub fn with_smtp_timeout(mut self, timeout: std::time::Duration) -> Channel {
         if let Sender::Email(email) = &mut self.sender {
             email.set_timeout(timeout);

@@ -111,7 +111,8 @@ impl Deliverer {
                 let spent = spent_at_start(&store.sends(&c.name)?, now, c.rate, c.burst);
                 Ok(Arc::new(Lane {
                     config: c.clone(),
-                    channel: Channel::new(c, http.clone()),
+                    channel: Channel::new(c, http.clone())
+                        .with_smtp_timeout(config.acronis.request_timeout),
                     limiter: Limiter::new(c.rate, c.burst, spent),
                 }))
             })

@@ -26,7 +26,8 @@ pub use channel::{Channel, TlsRootsError};
 pub use deliver::{Deliverer, DeliveryClock, DeliveryReport};
 pub use render::{RenderError, Renderer, TemplateError};
 
-/// The HTTP client the channels share: `acronis.request_timeout` bounds each request.
+/// The HTTP client the channels share: `acronis.request_timeout` bounds each request
+/// (and each email send: see [`Channel::with_smtp_timeout`]).
 pub fn http_client(config: &crate::config::Config) -> Result<reqwest::Client, String> {
     reqwest::Client::builder()
         .timeout(config.acronis.request_timeout)
