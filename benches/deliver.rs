@@ -13,12 +13,17 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use acronis_watch::acronis::model::{AggregateStatus, Timestamp};
-use acronis_watch::alerts::{Evaluator, OutboxItem};
+use acronis_watch::alerts::AlertSettings;
+use acronis_watch::clock::Clock;
 use acronis_watch::config;
+use acronis_watch::evaluate::commit_page;
+use acronis_watch::model::OutboxItem;
+use acronis_watch::model::Severity;
+use acronis_watch::model::{PageCommit, StoredResource};
 use acronis_watch::notify::render::sample;
-use acronis_watch::notify::{Deliverer, DeliveryClock, Renderer};
-use acronis_watch::rules::{Condition, Matcher, Rule, RuleSet, Severity};
-use acronis_watch::state::{PageCommit, Store, StoredResource};
+use acronis_watch::notify::{Deliverer, Renderer};
+use acronis_watch::rules::{Condition, Matcher, Rule, RuleSet};
+use acronis_watch::state::Store;
 use chrono::{DateTime, Utc};
 use tokio_util::sync::CancellationToken;
 
@@ -40,7 +45,7 @@ async fn run() {
     let started = Instant::now();
     let report = deliverer
         .run(
-            DeliveryClock::starting_at(t0()),
+            Clock::starting_at(t0()),
             Duration::from_secs(120),
             &CancellationToken::new(),
         )
@@ -93,7 +98,7 @@ async fn run() {
     let started = Instant::now();
     let report = deliverer
         .run(
-            DeliveryClock::starting_at(t0()),
+            Clock::starting_at(t0()),
             Duration::from_secs(rate_secs),
             &CancellationToken::new(),
         )
@@ -202,9 +207,9 @@ fn enqueue(store: &Store, cfg: &config::Config, n: usize) {
         file: "rules/bench.toml".into(),
         line: 1,
     };
-    let eval = Evaluator {
+    let eval = AlertSettings {
         rules: Arc::new(RuleSet { rules: vec![rule] }),
-        ..Evaluator::new(RuleSet::default(), cfg)
+        ..AlertSettings::new(RuleSet::default(), cfg)
     };
     for chunk in (0..n).collect::<Vec<_>>().chunks(500) {
         let page = PageCommit {
@@ -212,9 +217,7 @@ fn enqueue(store: &Store, cfg: &config::Config, n: usize) {
             upserts: chunk.iter().map(|&k| machine(k)).collect(),
             ..Default::default()
         };
-        store
-            .commit_page(&page, &eval, t0())
-            .expect("a page commits");
+        commit_page(store, &page, &eval, t0()).expect("a page commits");
     }
 }
 

@@ -15,11 +15,14 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use acronis_watch::acronis::model::{AggregateStatus, Policy, Timestamp};
-use acronis_watch::alerts::Evaluator;
+use acronis_watch::alerts::AlertSettings;
 use acronis_watch::digest;
+use acronis_watch::evaluate::commit_page;
+use acronis_watch::model::Severity;
+use acronis_watch::model::{PageCommit, StoredResource, TenantRecord};
 use acronis_watch::notify::Renderer;
-use acronis_watch::rules::{Condition, Matcher, Rule, RuleSet, Severity};
-use acronis_watch::state::{PageCommit, Store, StoredResource, TenantRecord};
+use acronis_watch::rules::{Condition, Matcher, Rule, RuleSet};
+use acronis_watch::state::Store;
 use chrono::{DateTime, Utc};
 
 fn main() {
@@ -28,11 +31,11 @@ fn main() {
     let dir = tempfile::tempdir().expect("a temp dir");
     let config = config(dir.path(), tenants);
     let store = Store::open(&config.state.path, config.state.cache_mb).expect("the store opens");
-    let eval = Evaluator {
+    let eval = AlertSettings {
         rules: Arc::new(RuleSet {
             rules: vec![critical_rule()],
         }),
-        ..Evaluator::default()
+        ..AlertSettings::default()
     };
     let renderer = Renderer::shipped(&config).expect("the shipped templates compile");
     let t0: DateTime<Utc> = "2026-11-23T07:00:00Z".parse().expect("a time");
@@ -45,7 +48,7 @@ fn main() {
             upserts: (0..machines).map(|k| resource(t, k, t0)).collect(),
             ..Default::default()
         };
-        store.commit_page(&page, &eval, t0).expect("a page commits");
+        commit_page(&store, &page, &eval, t0).expect("a page commits");
         records.push(TenantRecord {
             id: tenant_id(t),
             name: Some(format!("Customer {t}")),

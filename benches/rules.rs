@@ -16,9 +16,12 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use acronis_watch::acronis::model::{AggregateStatus, Policy, Timestamp};
-use acronis_watch::alerts::Evaluator;
-use acronis_watch::rules::{Condition, Matcher, Rule, RuleSet, Severity};
-use acronis_watch::state::{PageCommit, Store, StoredResource};
+use acronis_watch::alerts::AlertSettings;
+use acronis_watch::evaluate::{commit_page, run_deadlines};
+use acronis_watch::model::Severity;
+use acronis_watch::model::{PageCommit, StoredResource};
+use acronis_watch::rules::{Condition, Matcher, Rule, RuleSet};
+use acronis_watch::state::Store;
 use chrono::{DateTime, Utc};
 
 const PAGE: usize = 500;
@@ -39,7 +42,7 @@ fn main() {
     let store = Store::open(&dir.path().join("state"), cache_mb).expect("the store opens");
     println!("state.cache_mb = {cache_mb}");
     let eval = if std::env::var_os("RULES_BENCH_NO_RULES").is_some() {
-        Evaluator::default()
+        AlertSettings::default()
     } else {
         evaluator()
     };
@@ -57,7 +60,7 @@ fn main() {
                 upserts: (i..i + n).map(|k| resource(tenant, k, "ok", t0)).collect(),
                 ..Default::default()
             };
-            store.commit_page(&page, &eval, t0).expect("a page commits");
+            commit_page(&store, &page, &eval, t0).expect("a page commits");
             i += n;
         }
     }
@@ -94,9 +97,10 @@ fn main() {
     for i in 0..2000 {
         let now = t0 + chrono::Duration::seconds(i);
         let started = Instant::now();
-        let done = store.run_deadlines(&eval, now).expect("a tick");
+        let mut looked_at = 0;
+        run_deadlines(&store, &eval, now, |done| looked_at += done.resources).expect("a tick");
         ticks.push(started.elapsed());
-        assert_eq!(done.resources, 0, "nothing is due yet");
+        assert_eq!(looked_at, 0, "nothing is due yet");
     }
     report(
         "tick, no deadline due",
@@ -130,9 +134,7 @@ fn main() {
             ..Default::default()
         };
         let started = Instant::now();
-        let done = store
-            .commit_page(&page, &eval, now)
-            .expect("a page commits");
+        let done = commit_page(&store, &page, &eval, now).expect("a page commits");
         pages.push(started.elapsed());
         enqueued += done.enqueued;
         alerts += done.alerts.len();
@@ -163,9 +165,7 @@ fn main() {
             ..Default::default()
         };
         let started = Instant::now();
-        let done = store
-            .commit_page(&page, &eval, now)
-            .expect("a page commits");
+        let done = commit_page(&store, &page, &eval, now).expect("a page commits");
         pages.push(started.elapsed());
         enqueued += done.enqueued;
         alerts += done.alerts.len();
@@ -235,7 +235,7 @@ fn resource(tenant: usize, k: usize, status: &str, now: DateTime<Utc>) -> Stored
 
 /// 20 rules: status rules with assorted filters, stale and overdue rules on two
 /// policies, two of them grouping, all notifying two channels.
-fn evaluator() -> Evaluator {
+fn evaluator() -> AlertSettings {
     let mut rules = Vec::new();
     let statuses = [
         "critical",
@@ -285,9 +285,9 @@ fn evaluator() -> Evaluator {
         }
     }
     assert_eq!(rules.len(), 20);
-    Evaluator {
+    AlertSettings {
         rules: Arc::new(RuleSet { rules }),
-        ..Evaluator::default()
+        ..AlertSettings::default()
     }
 }
 

@@ -8,8 +8,8 @@
 //! 1. `sled insert`: `Tree::insert`, one key at a time, no transaction: the least
 //!    sled can do per machine.
 //! 2. `sled transaction`: a transaction per page that reads and writes each key, as
-//!    `Store::commit_page` does.
-//! 3. `Store::commit_page`: acronis-watch's own commit, with records, counts and no
+//!    `evaluate::commit_page` does.
+//! 3. `evaluate::commit_page`: acronis-watch's own commit, with records, counts and no
 //!    rules (what `cargo bench --bench compare` runs).
 //!
 //! Each row prints its time per machine and in all; compare them with the download
@@ -21,8 +21,10 @@
 use std::time::{Duration, Instant};
 
 use acronis_watch::acronis::model::{AggregateStatus, Policy, Timestamp};
-use acronis_watch::alerts::Evaluator;
-use acronis_watch::state::{PageCommit, Store, StoredResource};
+use acronis_watch::alerts::AlertSettings;
+use acronis_watch::evaluate;
+use acronis_watch::model::{PageCommit, StoredResource};
+use acronis_watch::state::Store;
 use chrono::{DateTime, Utc};
 use rand::{Rng, SeedableRng};
 
@@ -55,7 +57,7 @@ fn main() {
         for (writer, took) in [
             ("sled insert", sled_insert(&pages, cache_mb)),
             ("sled transaction", sled_transaction(&pages, cache_mb)),
-            ("Store::commit_page", commit_page(&pages, cache_mb)),
+            ("evaluate::commit_page", commit_page(&pages, cache_mb)),
         ] {
             println!(
                 "| {label} | {writer} | {:.2} s | {:.1} µs |",
@@ -147,7 +149,7 @@ fn time_sled(
 fn commit_page(pages: &[Page], cache_mb: u64) -> Duration {
     let dir = tempfile::tempdir().expect("a temp dir");
     let store = Store::open(&dir.path().join("state"), cache_mb).expect("the store opens");
-    let eval = Evaluator::default();
+    let eval = AlertSettings::default();
     let now = Utc::now();
     let start = Instant::now();
     for page in pages {
@@ -156,9 +158,7 @@ fn commit_page(pages: &[Page], cache_mb: u64) -> Duration {
             upserts: page.ids.iter().map(|id| machine(id, now)).collect(),
             ..Default::default()
         };
-        store
-            .commit_page(&commit, &eval, now)
-            .expect("the page commits");
+        evaluate::commit_page(&store, &commit, &eval, now).expect("the page commits");
     }
     store.flush_blocking().expect("flush");
     start.elapsed()

@@ -2,14 +2,15 @@
 //! not public: not part of the library's API, and nothing in the worker calls them.
 //!
 //! The public parsers ([`crate::config::parse`], [`crate::rules::parse`], the
-//! [`crate::acronis::model`] types, [`crate::state::StoredResource::from_api`]) are
+//! [`crate::acronis::model`] types, [`crate::model::StoredResource::from_api`]) are
 //! called by the targets directly.
 
 use serde_json::Value;
 
 use crate::config::ChannelConfig;
+use crate::model::StoredResource;
 use crate::notify::{RenderError, Rendered, Renderer, TemplateError};
-use crate::state::{StateError, StoredResource};
+use crate::state::StateError;
 
 /// A renderer whose template `channel.template` is `text`, compiled as
 /// [`Renderer::load`] compiles a template file (an email's three parts all get `text`).

@@ -1,7 +1,7 @@
 //! The `run` loop: the worker as a long-running process.
 //!
 //! Two tasks (three with `[server]`: /metrics and /healthz) under one shutdown token:
-//! - **evaluation**: a poll cycle every `poll_every` (with up to 10% jitter, so replicas
+//! - **deciding** (`decide_loop`): a poll cycle every `poll_every` (with up to 10% jitter, so replicas
 //!   and restarts do not align; a cycle never overlaps the previous one), and between
 //!   polls the deadline index whenever its next entry comes due, and the digests
 //!   `[digest].cron` owes;
@@ -19,9 +19,27 @@ use std::time::Duration;
 use chrono::Utc;
 use tokio_util::sync::CancellationToken;
 
-use crate::commands::Exit;
-use crate::notify::{Deliverer, DeliveryClock, Renderer};
+use crate::clock::Clock;
+use crate::notify::{Deliverer, Renderer};
+use crate::state::StateError;
 use crate::worker::Worker;
+
+/// Why `run` could not start, or could not flush its state at the end.
+#[derive(Debug, thiserror::Error)]
+pub enum RunError {
+    /// A channel could not be set up.
+    #[error("{0}")]
+    Channels(String),
+    #[error("{0}")]
+    Metrics(String),
+    #[error("[server] listen = \"{listen}\": cannot listen: {source}")]
+    Listen {
+        listen: std::net::SocketAddr,
+        source: std::io::Error,
+    },
+    #[error(transparent)]
+    State(#[from] StateError),
+}
 
 /// Longest sleep of the evaluation task between looks at the deadline index.
 const MAX_TICK: Duration = Duration::from_secs(1);
@@ -35,28 +53,16 @@ const IDLE: Duration = Duration::from_secs(1);
 pub async fn run(
     mut worker: Worker,
     renderer: Renderer,
-    clock: DeliveryClock,
+    clock: Clock,
     shutdown: CancellationToken,
-) -> Exit {
+) -> Result<(), RunError> {
     let renderer = Arc::new(renderer);
-    let deliverer =
-        match Deliverer::from_config(worker.store.clone(), renderer.clone(), &worker.config) {
-            Ok(d) => d,
-            Err(e) => {
-                eprintln!("error: {e}");
-                return Exit::Failed;
-            }
-        };
+    let deliverer = Deliverer::from_config(worker.store.clone(), renderer.clone(), &worker.config)
+        .map_err(RunError::Channels)?;
     let store = worker.store.clone();
     let server = match worker.config.server.clone() {
         Some(server) => {
-            let handle = match crate::server::install_recorder() {
-                Ok(h) => h,
-                Err(e) => {
-                    eprintln!("error: {e}");
-                    return Exit::Failed;
-                }
-            };
+            let handle = crate::server::install_recorder().map_err(RunError::Metrics)?;
             let (store, every, shutdown) = (
                 store.clone(),
                 worker.config.acronis.poll_every,
@@ -64,16 +70,13 @@ pub async fn run(
             );
             // Bound here: a port that cannot be had is a start-up failure, not a
             // worker that runs without its health endpoint.
-            let listener = match tokio::net::TcpListener::bind(server.listen).await {
-                Ok(l) => l,
-                Err(e) => {
-                    eprintln!(
-                        "error: [server] listen = \"{}\": cannot listen: {e}",
-                        server.listen
-                    );
-                    return Exit::Failed;
-                }
-            };
+            let listener =
+                tokio::net::TcpListener::bind(server.listen)
+                    .await
+                    .map_err(|source| RunError::Listen {
+                        listen: server.listen,
+                        source,
+                    })?;
             Some(tokio::spawn(async move {
                 if let Err(e) = crate::server::serve(listener, store, every, handle, shutdown).await
                 {
@@ -90,11 +93,12 @@ pub async fn run(
     );
     let mut delivery = {
         let shutdown = shutdown.clone();
+        let clock = clock.clone();
         tokio::spawn(async move {
             // Lanes return before shutdown only when the state directory failed
             // them; then delivery restarts after a pause.
             while !shutdown.is_cancelled() {
-                let report = deliverer.run_until_shutdown(clock, &shutdown).await;
+                let report = deliverer.run_until_shutdown(clock.clone(), &shutdown).await;
                 for e in &report.errors {
                     tracing::error!("delivery: {e}");
                 }
@@ -106,7 +110,7 @@ pub async fn run(
         })
     };
     // Returns once shutdown is asked for.
-    evaluate(&mut worker, renderer, clock, shutdown.clone()).await;
+    decide_loop(&mut worker, renderer, clock, shutdown.clone()).await;
     // An attempt in flight is given a few seconds to finish and be recorded; one
     // still hanging then (a slow SMTP server, a webhook near its request_timeout) is
     // abandoned so the process exits within 10 s of the signal. Its item is still
@@ -126,21 +130,16 @@ pub async fn run(
         let _ = server.await;
     }
     tracing::info!("shutting down: flushing the state directory");
-    match store.flush().await {
-        Ok(()) => Exit::Ok,
-        Err(e) => {
-            eprintln!("error: {e}");
-            Exit::Failed
-        }
-    }
+    store.flush().await?;
+    Ok(())
 }
 
-/// Poll on schedule; between polls, evaluate due deadlines and queue the digests
-/// `[digest].cron` owes.
-async fn evaluate(
+/// The loop that decides: poll on schedule; between polls, run the deadlines as they
+/// come due and queue the digests `[digest].cron` owes.
+async fn decide_loop(
     worker: &mut Worker,
     renderer: Arc<Renderer>,
-    clock: DeliveryClock,
+    clock: Clock,
     shutdown: CancellationToken,
 ) {
     let every = worker.config.acronis.poll_every;
@@ -161,7 +160,7 @@ async fn evaluate(
                         ms = started.elapsed().as_millis() as u64,
                         "poll cycle done"
                     );
-                    metrics::counter!(crate::server::names::TOKEN_REFRESHES)
+                    metrics::counter!(crate::telemetry::TOKEN_REFRESHES)
                         .absolute(worker.client.tokens().refreshes());
                     release_free_memory();
                 }
@@ -211,14 +210,14 @@ async fn queue_digests(worker: &Worker, renderer: &Arc<Renderer>, now: chrono::D
         }
     };
     // Reading every resource of the digest tenants is work for the blocking pool.
-    let (store, config, eval, renderer) = (
+    let (store, config, settings, renderer) = (
         worker.store.clone(),
         worker.config.clone(),
-        worker.eval.clone(),
+        worker.settings.clone(),
         renderer.clone(),
     );
     let queued = tokio::task::spawn_blocking(move || {
-        crate::digest::queue_tick(&store, &config, &eval, &renderer, tick, now)
+        crate::digest::queue_tick(&store, &config, &settings, &renderer, tick, now)
     })
     .await;
     release_free_memory();

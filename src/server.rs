@@ -17,19 +17,8 @@ use chrono::{DateTime, Utc};
 use metrics_exporter_prometheus::{PrometheusBuilder, PrometheusHandle};
 use tokio_util::sync::CancellationToken;
 
-use crate::state::Store;
-
-/// The metric names (SPEC §9).
-pub mod names {
-    pub const POLLS: &str = "acronis_watch_polls_total";
-    pub const POLL_DURATION: &str = "acronis_watch_poll_duration_seconds";
-    pub const RESOURCES: &str = "acronis_watch_resources";
-    pub const ALERTS_FIRING: &str = "acronis_watch_alerts_firing";
-    pub const NOTIFICATIONS: &str = "acronis_watch_notifications_total";
-    pub const OUTBOX_DEPTH: &str = "acronis_watch_outbox_depth";
-    pub const DEAD_LETTERS: &str = "acronis_watch_dead_letters";
-    pub const TOKEN_REFRESHES: &str = "acronis_watch_token_refreshes_total";
-}
+use crate::state::{StateError, Store};
+use crate::telemetry as names;
 
 /// Install the Prometheus recorder (once per process).
 pub fn install_recorder() -> Result<PrometheusHandle, String> {
@@ -56,7 +45,7 @@ pub struct Gauges {
 
 impl Gauges {
     /// Set every gauge from the state's counts.
-    pub fn refresh(&mut self, store: &Store) -> Result<(), crate::state::StateError> {
+    pub fn refresh(&mut self, store: &Store) -> Result<(), StateError> {
         let counts = store.counts()?;
         self.statuses.extend(counts.resources.keys().cloned());
         for status in &self.statuses {

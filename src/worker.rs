@@ -1,6 +1,8 @@
 //! The worker assembled from a validated config and rule set: state store, API
-//! client, poller, evaluator. `once`, `demo` and (later) `run` drive it; it holds no
-//! command-line logic.
+//! client, poller, alert settings. One poll cycle at a time: re-evaluate everything if
+//! the rules changed, choose the tenants (hourly list, backoff of failing ones), poll
+//! them, run the deadlines due. `once`, `demo`, `digest` and `run` (`crate::runtime`)
+//! drive it; it holds no command-line logic.
 
 use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
@@ -9,11 +11,12 @@ use std::time::Duration;
 use chrono::{DateTime, Utc};
 
 use crate::acronis::{AcronisClient, ApiError, WatchedTenant};
-use crate::alerts::{self, Evaluator};
+use crate::alerts::AlertSettings;
 use crate::config::Config;
+use crate::evaluate::{self, Summary};
 use crate::poll::{PollSettings, Poller, TenantOutcome, tenants};
 use crate::rules::RuleSet;
-use crate::state::{Evaluated, StateError, Store};
+use crate::state::{StateError, Store};
 
 /// Why the worker could not start.
 #[derive(Debug, thiserror::Error)]
@@ -31,34 +34,14 @@ pub struct CycleReport {
     /// The tenant list could not be read from the API (the stored list was used, if any).
     pub tenant_list_error: Option<ApiError>,
     /// The re-evaluation of every resource, when the rules or silences had changed.
-    pub reindexed: Option<Evaluation>,
+    pub reindexed: Option<Summary>,
     /// What the due deadlines led to.
-    pub deadlines: Evaluation,
+    pub deadlines: Summary,
     /// Re-indexing or the deadline tick failed.
     pub evaluation_error: Option<StateError>,
     /// Tenants not polled this cycle because they keep failing: (tenant, failures in
     /// a row, next attempt).
     pub backing_off: Vec<(String, u32, DateTime<Utc>)>,
-}
-
-/// What a deadline tick or a re-evaluation of every resource did. The alert records
-/// themselves are logged batch by batch as they commit and not kept.
-#[derive(Debug, Clone, Copy, Default)]
-pub struct Evaluation {
-    /// Resources evaluated.
-    pub resources: usize,
-    pub transitions: alerts::Transitions,
-    /// Outbox items created.
-    pub enqueued: usize,
-}
-
-impl Evaluation {
-    /// Log a committed batch's transitions and count it.
-    fn absorb(&mut self, done: Evaluated, now: DateTime<Utc>) {
-        self.transitions += alerts::log_transitions(&done.alerts, now);
-        self.resources += done.resources;
-        self.enqueued += done.enqueued;
-    }
 }
 
 impl CycleReport {
@@ -81,7 +64,7 @@ pub struct Worker {
     pub config: Config,
     pub store: Store,
     pub client: Arc<AcronisClient>,
-    pub eval: Evaluator,
+    pub settings: AlertSettings,
     poller: Poller<AcronisClient>,
     /// The tenant list and when it was read (decision clock).
     tenant_list: Option<(DateTime<Utc>, Vec<WatchedTenant>)>,
@@ -101,7 +84,7 @@ impl Worker {
             max_concurrent_tenants: config.acronis.max_concurrent_tenants,
         };
         let poller = Poller::new(client.clone(), store.clone(), settings);
-        let eval = Evaluator::new(rules, &config).with_tenant_names(
+        let settings = AlertSettings::new(rules, &config).with_tenant_names(
             store
                 .tenants()
                 .unwrap_or_default()
@@ -112,7 +95,7 @@ impl Worker {
             config,
             store,
             client,
-            eval,
+            settings,
             poller,
             tenant_list: None,
             failing: HashMap::new(),
@@ -194,11 +177,12 @@ impl Worker {
                 return;
             }
         };
-        let silent = self.eval.silent();
         for tenant in departed {
-            let (id, silent) = (tenant.clone(), silent.clone());
+            let id = tenant.clone();
             match self
-                .blocking(move |store, _| store.forget_tenant(&id, &silent, now))
+                .blocking(move |store, settings| {
+                    evaluate::forget_tenant(&store, &id, &settings, now)
+                })
                 .await
             {
                 Ok(n) => tracing::info!(
@@ -218,9 +202,9 @@ impl Worker {
     /// evaluate the resources whose deadlines are due.
     pub async fn poll_cycle(&mut self, now: DateTime<Utc>) -> CycleReport {
         let mut report = CycleReport::default();
-        let reindex = self.blocking(move |store, eval| {
-            let mut total = Evaluation::default();
-            let ran = store.sync_evaluation_each(&eval, now, |done| total.absorb(done, now))?;
+        let reindex = self.blocking(move |store, settings| {
+            let mut total = Summary::default();
+            let ran = evaluate::recheck_all(&store, &settings, now, |done| total.add(&done))?;
             Ok(ran.then_some(total))
         });
         match reindex.await {
@@ -241,7 +225,7 @@ impl Worker {
         }
         let (tenants, tenant_list_error) = self.tenants_at(now).await;
         report.tenant_list_error = tenant_list_error;
-        self.eval = self.eval.with_tenant_names(
+        self.settings = self.settings.with_tenant_names(
             tenants
                 .iter()
                 .filter_map(|t| t.name.clone().map(|n| (t.id.clone(), n))),
@@ -263,7 +247,7 @@ impl Worker {
                 Some((t.id.clone(), *n, *at))
             })
             .collect();
-        report.outcomes = self.poller.poll_all(&due, now, &self.eval).await;
+        report.outcomes = self.poller.poll_all(&due, now, &self.settings).await;
         for (tenant, outcome) in &report.outcomes {
             match outcome {
                 Ok(_) => {
@@ -297,11 +281,11 @@ impl Worker {
         report
     }
 
-    /// Evaluate the resources whose deadlines are due at `now`.
-    pub async fn run_deadlines(&self, now: DateTime<Utc>) -> Result<Evaluation, StateError> {
-        self.blocking(move |store, eval| {
-            let mut total = Evaluation::default();
-            store.run_deadlines_each(&eval, now, |done| total.absorb(done, now))?;
+    /// Look at the resources whose deadlines are due at `now`.
+    pub async fn run_deadlines(&self, now: DateTime<Utc>) -> Result<Summary, StateError> {
+        self.blocking(move |store, settings| {
+            let mut total = Summary::default();
+            evaluate::run_deadlines(&store, &settings, now, |done| total.add(&done))?;
             Ok(total)
         })
         .await
@@ -310,11 +294,11 @@ impl Worker {
     /// Run store work on the blocking pool (sled calls block).
     async fn blocking<T: Send + 'static>(
         &self,
-        f: impl FnOnce(Store, Evaluator) -> Result<T, StateError> + Send + 'static,
+        f: impl FnOnce(Store, AlertSettings) -> Result<T, StateError> + Send + 'static,
     ) -> Result<T, StateError> {
-        let (store, eval) = (self.store.clone(), self.eval.clone());
+        let (store, settings) = (self.store.clone(), self.settings.clone());
         let path = self.store.path().to_path_buf();
-        tokio::task::spawn_blocking(move || f(store, eval))
+        tokio::task::spawn_blocking(move || f(store, settings))
             .await
             .map_err(|e| StateError::Io {
                 path,

@@ -23,7 +23,8 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicI64, AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
-use acronis_watch::notify::{Deliverer, DeliveryClock, Renderer};
+use acronis_watch::clock::Clock;
+use acronis_watch::notify::{Deliverer, Renderer};
 use acronis_watch::worker::Worker;
 use chrono::{DateTime, Utc};
 use tokio_util::sync::CancellationToken;
@@ -366,7 +367,7 @@ async fn memory_stays_flat_over_a_week_of_cycles() {
         // later cycle, as they would in `run`.
         let delivery = deliverer
             .run(
-                DeliveryClock::starting_at(now),
+                Clock::starting_at(now),
                 Duration::from_millis(500),
                 &shutdown,
             )

@@ -6,8 +6,9 @@
 //! machines) never fires them. The simulator's clock stays frozen at `START` unless a
 //! test moves it; `--now` is the worker's clock and is chosen per run.
 //!
-//! Delivery is not implemented yet: outbox items stay queued, so `once` may exit 0 (today)
-//! or 3 (SPEC: notifications left undelivered); see `common::Bench::once`.
+//! The tests' channels point at addresses where nothing listens, so what fires stays
+//! queued: `once` exits 3 then (SPEC §2: notifications left undelivered), 0 when nothing
+//! was queued; see `common::Bench::once`.
 
 mod support;
 

@@ -10,7 +10,7 @@
 use acronis_watch::acronis::client::newest_update;
 use acronis_watch::acronis::model::{StatusPage, Timestamp};
 use acronis_watch::fuzzing;
-use acronis_watch::state::StoredResource;
+use acronis_watch::model::StoredResource;
 use libfuzzer_sys::fuzz_target;
 
 fuzz_target!(|data: &[u8]| {

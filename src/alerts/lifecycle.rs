@@ -8,8 +8,9 @@
 
 use chrono::{DateTime, Utc};
 
-use super::{AlertRecord, AlertStatus, Silenced, Told};
-use crate::rules::{Rule, Transition, repeat_due_at};
+use super::Silenced;
+use crate::model::{AlertRecord, AlertStatus, Told};
+use crate::rules::{Prior, Rule, Transition, repeat_due_at};
 
 /// A notification an alert sends.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -111,7 +112,7 @@ pub fn step(
             notify = Some(n);
         }
     }
-    let repeat = repeat_due_at(rule, &rec.prior()).filter(|_| rec.told == Told::Firing);
+    let repeat = repeat_due_at(rule, &Prior::of(&rec)).filter(|_| rec.told == Told::Firing);
     let wake = [wake, repeat].into_iter().flatten().min();
     Step {
         record: Some(rec),

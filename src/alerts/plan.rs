@@ -3,52 +3,24 @@
 //! deadline. Pure: stored alerts come through a reader the caller supplies (inside its
 //! sled transaction), and only the alerts that can matter are read.
 
-use std::collections::HashMap;
-
 use chrono::{DateTime, Utc};
-use serde::{Deserialize, Serialize};
 
+use super::Silences;
 use super::lifecycle::{Notify, step};
-use super::notification::{AlertSnapshot, PolicySnapshot, ResourceRef, TenantRef};
-use super::{AlertRecord, AlertStatus, Silences, Told, alert_key};
 use crate::acronis::model::{AggregateStatus, Policy};
-use crate::rules::{Condition, Rule, RuleSet, Subject, Transition, condition_holds, evaluate};
-use crate::rules::{next_flip, subject};
-use crate::state::StoredResource;
+use crate::model::{
+    AlertRecord, AlertSnapshot, AlertStatus, LiveAlert, PolicySnapshot, ResourceRef,
+    StoredResource, TenantNames, TenantRef, Told, Watch, alert_key,
+};
+use crate::rules::{Condition, Prior, Rule, RuleSet, Subject, Transition, condition_holds};
+use crate::rules::{next_flip, subject, transition};
 
-/// What evaluation sees besides the resource.
-pub struct EvalContext<'a> {
+/// What planning sees besides the resource: the settings at one instant.
+pub struct PlanContext<'a> {
     pub rules: &'a RuleSet,
     pub silences: &'a Silences,
     pub now: DateTime<Utc>,
-    /// Display names of tenants by id (the id is shown when one is missing).
-    pub tenant_names: &'a HashMap<String, String>,
-}
-
-/// An alert on a resource that evaluation must read: firing, or owing a notification.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct LiveAlert {
-    pub rule: String,
-    pub policy: Option<String>,
-}
-
-/// The evaluation bookkeeping stored with each resource.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Watch {
-    /// When time alone may next change an alert on it (ns since the epoch).
-    pub wake: Option<i64>,
-    /// The time of its one entry in the deadline index (the state module's business):
-    /// never later than `wake`, so no deadline is missed.
-    pub indexed: Option<i64>,
-    pub live: Vec<LiveAlert>,
-}
-
-impl Watch {
-    fn is_live(&self, rule: &str, policy: Option<&str>) -> bool {
-        self.live
-            .iter()
-            .any(|l| l.rule == rule && l.policy.as_deref() == policy)
-    }
+    pub tenant_names: &'a TenantNames,
 }
 
 /// A notification for one alert, before it is routed to its rule's channels.
@@ -71,7 +43,7 @@ pub struct ResourcePlan {
 /// Evaluate every rule on a resource: `old` as stored (with its `watch`), `new` as it
 /// is now (None: deleted). `read` fetches a stored alert by key.
 pub fn plan<E>(
-    ctx: &EvalContext<'_>,
+    ctx: &PlanContext<'_>,
     old: Option<&StoredResource>,
     watch: &Watch,
     new: Option<&StoredResource>,
@@ -162,7 +134,7 @@ struct StepInput<'a> {
 }
 
 impl StepInput<'_> {
-    fn run(self, ctx: &EvalContext<'_>, out: &mut ResourcePlan, wakes: &mut Vec<DateTime<Utc>>) {
+    fn run(self, ctx: &PlanContext<'_>, out: &mut ResourcePlan, wakes: &mut Vec<DateTime<Utc>>) {
         let StepInput {
             rule,
             key,
@@ -173,9 +145,9 @@ impl StepInput<'_> {
             previous_status,
         } = self;
         let now = ctx.now;
-        let transition = evaluate(
+        let transition = transition(
             rule,
-            prior.as_ref().map(AlertRecord::prior).as_ref(),
+            prior.as_ref().map(Prior::of).as_ref(),
             current.as_ref(),
             now,
         );
@@ -238,7 +210,7 @@ impl StepInput<'_> {
 /// A firing alert as it stands now (for a digest): its rule's view of the stored
 /// resource, with the summary a firing notification would carry.
 pub fn firing_snapshot(
-    ctx: &EvalContext<'_>,
+    ctx: &PlanContext<'_>,
     rule: &Rule,
     rec: &AlertRecord,
     resource: &StoredResource,
@@ -247,7 +219,7 @@ pub fn firing_snapshot(
 }
 
 fn snapshot(
-    ctx: &EvalContext<'_>,
+    ctx: &PlanContext<'_>,
     rule: &Rule,
     rec: &AlertRecord,
     notify: Notify,
@@ -262,11 +234,7 @@ fn snapshot(
             .policy()
             .and_then(|kind| resource.policies.iter().find(|p| p.kind == kind)),
     };
-    let tenant_name = ctx
-        .tenant_names
-        .get(&resource.tenant_id)
-        .cloned()
-        .unwrap_or_else(|| resource.tenant_id.clone());
+    let tenant_name = ctx.tenant_names.name(&resource.tenant_id);
     AlertSnapshot {
         key: rec.key.clone(),
         status: rec.status.as_str().to_string(),

@@ -3,10 +3,9 @@
 
 use chrono::{DateTime, Utc};
 
-use super::notification::{
-    AlertSnapshot, NotifyStatus, OutboxItem, ResourceRef, RuleInfo, TenantRef,
+use crate::model::{
+    AlertSnapshot, AlertStatus, OutboxItem, ResourceRef, RuleInfo, Severity, TenantRef,
 };
-use crate::rules::Severity;
 
 /// The message `test-notify` sends: marked as a test in every field a person reads.
 pub fn test_item(channel: &str, now: DateTime<Utc>) -> OutboxItem {
@@ -33,23 +32,13 @@ pub fn test_item(channel: &str, now: DateTime<Utc>) -> OutboxItem {
             .into(),
         repeat: false,
     };
-    OutboxItem {
-        id: 0,
-        channel: channel.to_string(),
-        rule: RuleInfo {
-            name: "test-notify".into(),
-            description:
-                "TEST: a notification sent by `acronis-watch test-notify`; nothing is wrong".into(),
-            severity: Severity::Info,
-        },
-        status: NotifyStatus::Firing,
-        alerts: vec![alert],
-        more: 0,
-        created_at: now,
-        open_until: None,
-        attempts: 0,
-        next_attempt_at: now,
-        last_error: None,
-        digest: None,
-    }
+    let rule = RuleInfo {
+        name: "test-notify".into(),
+        description: "TEST: a notification sent by `acronis-watch test-notify`; nothing is wrong"
+            .into(),
+        severity: Severity::Info,
+    };
+    let mut item = OutboxItem::new(channel, rule, AlertStatus::Firing, now, None);
+    item.alerts.push(alert);
+    item
 }

@@ -3,8 +3,8 @@
 use chrono::{DateTime, Utc};
 
 use crate::config::{SilenceConfig, SilenceWindow};
+use crate::model::StoredResource;
 use crate::rules::Matcher;
-use crate::state::StoredResource;
 
 /// Whether an alert's notifications are held back now.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

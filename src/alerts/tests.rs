@@ -9,6 +9,7 @@ use proptest::prelude::*;
 
 use super::*;
 use crate::config::{ResourceMatch, SilenceConfig, SilenceWindow};
+use crate::model::{AlertRecord, AlertStatus, TenantNames, Told, Watch};
 use crate::rules::tests::{backup, h, machine, stale_rule, status_rule, t};
 use crate::rules::{Rule, RuleSet, Transition};
 
@@ -21,7 +22,7 @@ fn fresh(now: DateTime<Utc>) -> impl FnOnce() -> AlertRecord {
         resource_name: "host-a".into(),
         policy: None,
         status: AlertStatus::Firing,
-        severity: crate::rules::Severity::Warning,
+        severity: crate::model::Severity::Warning,
         fired_at: now,
         resolved_at: None,
         last_notified_at: None,
@@ -257,10 +258,10 @@ fn a_maintenance_window_opens_at_each_cron_tick_for_its_duration() {
 fn ctx<'a>(
     rules: &'a RuleSet,
     silences: &'a Silences,
-    names: &'a HashMap<String, String>,
+    names: &'a TenantNames,
     now: DateTime<Utc>,
-) -> EvalContext<'a> {
-    EvalContext {
+) -> PlanContext<'a> {
+    PlanContext {
         rules,
         silences,
         now,
@@ -270,11 +271,11 @@ fn ctx<'a>(
 
 /// Plan with alerts read from (and written back to) an in-memory map.
 fn plan_with(
-    c: &EvalContext<'_>,
+    c: &PlanContext<'_>,
     store: &mut HashMap<String, AlertRecord>,
-    old: Option<&crate::state::StoredResource>,
+    old: Option<&crate::model::StoredResource>,
     watch: &Watch,
-    new: Option<&crate::state::StoredResource>,
+    new: Option<&crate::model::StoredResource>,
 ) -> ResourcePlan {
     let snapshot = store.clone();
     let mut read =
@@ -292,7 +293,7 @@ fn a_plan_fires_at_first_sight_then_stays_quiet_then_resolves_on_deletion() {
         rules: vec![status_rule(&["critical"]), stale_rule(26)],
     };
     let silences = Silences::default();
-    let names = HashMap::from([("tenant-1".to_string(), "Contoso".to_string())]);
+    let names = TenantNames::default().with_api([("tenant-1".to_string(), "Contoso".to_string())]);
     let now = t("2026-11-23T12:00:00Z");
     let c = ctx(&rules, &silences, &names, now);
     let mut alerts = HashMap::new();
@@ -333,7 +334,7 @@ fn a_stale_alert_fires_at_its_deadline_and_a_removed_rule_ends_it_silently() {
         rules: vec![stale_rule(26)],
     };
     let silences = Silences::default();
-    let names = HashMap::new();
+    let names = TenantNames::default();
     let success = t("2026-11-22T00:00:00Z");
     let mut r = machine("a", "ok");
     r.policies = vec![backup(Some(success), Some(success), None)];
@@ -400,7 +401,7 @@ proptest! {
             let silenced = if silenced && i != last { Silenced::Until(now + h(1)) } else { Silenced::No };
             let r = machine("a", if critical { "critical" } else { "ok" });
             let subj = crate::rules::subject(&rule, &r);
-            let tr = crate::rules::evaluate(&rule, rec.as_ref().map(AlertRecord::prior).as_ref(), subj.as_ref(), now);
+            let tr = crate::rules::transition(&rule, rec.as_ref().map(crate::rules::Prior::of).as_ref(), subj.as_ref(), now);
             let s = step(&rule, rec.clone(), tr, silenced, now, fresh(now));
             if let Some(n) = s.notify {
                 match n {

@@ -283,7 +283,7 @@ fn show_notifications(
 
 /// `./demo-outbox/<id>.eml`: the email as it would be sent.
 fn write_eml(
-    item: &crate::alerts::OutboxItem,
+    item: &crate::model::OutboxItem,
     from: &lettre::message::Mailbox,
     to: &[lettre::message::Mailbox],
     subject: &str,

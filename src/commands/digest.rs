@@ -11,7 +11,7 @@
 use crate::cli::DigestArgs;
 use crate::clock::Clock;
 use crate::digest::{self, Recipient};
-use crate::notify::{Deliverer, DeliveryClock, Rendered};
+use crate::notify::{Deliverer, Rendered};
 use crate::worker::Worker;
 
 use super::{Exit, Loaded};
@@ -67,14 +67,14 @@ pub async fn run(loaded: Loaded, args: DigestArgs) -> Exit {
 
     if args.dry_run {
         let timezone = digest_config.timezone.name();
-        let built = match digest::build_all(&worker.store, &worker.eval, timezone, &recipients, now)
-        {
-            Ok(b) => b,
-            Err(e) => {
-                eprintln!("error: {e}");
-                return Exit::Failed;
-            }
-        };
+        let built =
+            match digest::build_all(&worker.store, &worker.settings, timezone, &recipients, now) {
+                Ok(b) => b,
+                Err(e) => {
+                    eprintln!("error: {e}");
+                    return Exit::Failed;
+                }
+            };
         for (recipient, built) in recipients.iter().zip(&built) {
             match renderer.render_digest(&built.context, now) {
                 Ok(Rendered::Email {
@@ -95,7 +95,7 @@ pub async fn run(loaded: Loaded, args: DigestArgs) -> Exit {
     let (queued, errors) = match digest::queue(
         &worker.store,
         &worker.config,
-        &worker.eval,
+        &worker.settings,
         &renderer,
         &recipients,
         None,
@@ -111,19 +111,17 @@ pub async fn run(loaded: Loaded, args: DigestArgs) -> Exit {
         eprintln!("error: {e}");
         exit = exit.combine(Exit::Usage);
     }
-    let clock = DeliveryClock::starting_at(now);
     let delivery = super::deliver_once(
         &worker.store,
         renderer,
         &worker.config,
+        now,
         &mut exit,
-        async |d: &Deliverer, shutdown| d.attempt_each(queued, clock, shutdown).await,
+        async |d: &Deliverer, clock, shutdown| d.attempt_each(queued, clock, shutdown).await,
     )
     .await;
-    let delivery = match delivery {
-        Ok(report) => report,
-        // 2 (bad templates, say) still wins over 1.
-        Err(failed) => return exit.combine(failed),
+    let Some(delivery) = delivery else {
+        return exit;
     };
     println!(
         "{} digest(s) sent, {} queued for a retry by `run` or `once`, {} dead letter(s)",

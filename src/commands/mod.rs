@@ -7,40 +7,17 @@ mod demo;
 mod digest;
 mod once;
 mod preview;
+mod run;
 mod simulate;
 mod state;
 mod test_notify;
 
 use crate::cli::{Cli, Command, StateCommand};
+use crate::clock::Clock;
 use crate::config::{self, Config};
+pub use crate::exit::Exit;
 use crate::notify::Renderer;
 use crate::rules::{self, RuleSet};
-
-/// A process exit status.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
-pub enum Exit {
-    Ok = 0,
-    Failed = 1,
-    Usage = 2,
-    Undelivered = 3,
-}
-
-impl Exit {
-    /// When several apply: 2 wins over 1, and 1 over 3.
-    pub fn combine(self, other: Exit) -> Exit {
-        let rank = |e: Exit| match e {
-            Exit::Ok => 0,
-            Exit::Undelivered => 1,
-            Exit::Failed => 2,
-            Exit::Usage => 3,
-        };
-        if rank(other) > rank(self) {
-            other
-        } else {
-            self
-        }
-    }
-}
 
 /// Run the command `cli` names.
 pub async fn execute(cli: Cli) -> Exit {
@@ -81,7 +58,7 @@ pub async fn execute(cli: Cli) -> Exit {
             Err(exit) => exit,
         },
         Command::Run(args) => match load_all(&path) {
-            Ok(loaded) => run(loaded, args).await,
+            Ok(loaded) => run::run(loaded, args).await,
             Err(exit) => exit,
         },
         Command::Preview(args) => match load_all(&path) {
@@ -161,46 +138,32 @@ fn load_all(path: &std::path::Path) -> Result<Loaded, Exit> {
     })
 }
 
-/// `run`: the worker until SIGINT/SIGTERM.
-async fn run(loaded: Loaded, args: crate::cli::RunArgs) -> Exit {
-    let Loaded {
-        config,
-        rules,
-        renderer,
-    } = loaded;
-    let worker = match crate::worker::Worker::open(config, rules) {
-        Ok(w) => w,
-        Err(e) => {
-            eprintln!("error: {e}");
-            return Exit::Failed;
-        }
-    };
-    let clock =
-        crate::notify::DeliveryClock::starting_at(args.now.unwrap_or_else(chrono::Utc::now));
-    let (shutdown, _signals) = cancel_on_signal();
-    crate::runtime::run(worker, renderer, clock, shutdown).await
-}
-
 /// Delivery for a one-shot command: set up the channels, run `deliver` under
-/// Ctrl-C/SIGTERM, flush the state directory. Errors are printed; the exit says
-/// whether the state directory failed along the way (the report says the rest).
+/// Ctrl-C/SIGTERM on a clock starting at `now`, flush the state directory. Errors are
+/// printed and folded into `exit`; None if delivery could not start.
 async fn deliver_once(
     store: &crate::state::Store,
     renderer: Renderer,
     config: &Config,
+    now: chrono::DateTime<chrono::Utc>,
     exit: &mut Exit,
     deliver: impl AsyncFnOnce(
         &crate::notify::Deliverer,
+        Clock,
         &tokio_util::sync::CancellationToken,
     ) -> crate::notify::DeliveryReport,
-) -> Result<crate::notify::DeliveryReport, Exit> {
-    let deliverer = crate::notify::Deliverer::from_config(store.clone(), renderer, config)
-        .map_err(|e| {
+) -> Option<crate::notify::DeliveryReport> {
+    let deliverer = match crate::notify::Deliverer::from_config(store.clone(), renderer, config) {
+        Ok(d) => d,
+        Err(e) => {
             eprintln!("error: {e}");
-            Exit::Failed
-        })?;
+            // 2 (bad templates, say) still wins over 1.
+            *exit = exit.combine(Exit::Failed);
+            return None;
+        }
+    };
     let (shutdown, signals) = cancel_on_signal();
-    let report = deliver(&deliverer, &shutdown).await;
+    let report = deliver(&deliverer, Clock::starting_at(now), &shutdown).await;
     signals.abort();
     if let Err(e) = store.flush().await {
         eprintln!("error: {e}");
@@ -210,12 +173,12 @@ async fn deliver_once(
         eprintln!("error: {e}");
         *exit = exit.combine(Exit::Failed);
     }
-    Ok(report)
+    Some(report)
 }
 
 /// A token cancelled on Ctrl-C or SIGTERM, and the task that waits for them (abort it
 /// when done waiting).
-fn cancel_on_signal() -> (
+pub(crate) fn cancel_on_signal() -> (
     tokio_util::sync::CancellationToken,
     tokio::task::JoinHandle<()>,
 ) {

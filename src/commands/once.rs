@@ -5,7 +5,7 @@
 use crate::cli::OnceArgs;
 use crate::clock::Clock;
 use crate::config;
-use crate::notify::{Deliverer, DeliveryClock};
+use crate::notify::Deliverer;
 use crate::worker::Worker;
 
 use super::{Exit, Loaded};
@@ -59,19 +59,17 @@ pub async fn run(loaded: Loaded, args: OnceArgs) -> Exit {
         exit = Exit::Failed;
     }
 
-    let clock = DeliveryClock::starting_at(now);
     let delivery = super::deliver_once(
         &worker.store,
         renderer,
         &worker.config,
+        now,
         &mut exit,
-        async |d: &Deliverer, shutdown| d.run(clock, deliver_for, shutdown).await,
+        async |d: &Deliverer, clock, shutdown| d.run(clock, deliver_for, shutdown).await,
     )
     .await;
-    let delivery = match delivery {
-        Ok(report) => report,
-        // 2 (bad templates, say) still wins over 1.
-        Err(failed) => return exit.combine(failed),
+    let Some(delivery) = delivery else {
+        return exit;
     };
     if delivery.dead > 0 {
         eprintln!(

@@ -7,6 +7,7 @@ use serde::Serialize;
 use crate::acronis::model::{Policy, Timestamp};
 use crate::cli::ResourcesArgs;
 use crate::config::Config;
+use crate::model::{TenantNames, tenant_name};
 use crate::state::Store;
 
 use super::Exit;
@@ -44,12 +45,13 @@ pub fn resources(cfg: &Config, args: ResourcesArgs) -> Exit {
         Ok(s) => s,
         Err(exit) => return exit,
     };
-    let names: HashMap<String, String> = store
-        .tenants()
-        .unwrap_or_default()
-        .into_iter()
-        .filter_map(|t| t.name.map(|n| (t.id, n)))
-        .collect();
+    let names = TenantNames::configured(cfg.tenant_names()).with_api(
+        store
+            .tenants()
+            .unwrap_or_default()
+            .into_iter()
+            .filter_map(|t| t.name.map(|n| (t.id, n))),
+    );
     let mut out = std::io::BufWriter::new(std::io::stdout().lock());
     let result = if args.json {
         write_json(&store, args.tenant.as_deref(), &mut out)
@@ -94,7 +96,7 @@ fn write_json(
 fn write_table(
     store: &Store,
     tenant: Option<&str>,
-    names: &HashMap<String, String>,
+    names: &TenantNames,
     out: &mut impl std::io::Write,
 ) -> Result<(), String> {
     let w = |out: &mut dyn std::io::Write, cols: [&str; 5]| {
@@ -113,10 +115,7 @@ fn write_table(
     for r in store.resources(tenant) {
         let r = r.map_err(|e| e.to_string())?;
         count += 1;
-        let tenant = names
-            .get(&r.tenant_id)
-            .cloned()
-            .unwrap_or_else(|| r.tenant_id.clone());
+        let tenant = names.name(&r.tenant_id);
         let backup = r
             .policies
             .iter()
@@ -175,15 +174,18 @@ pub fn tenants(cfg: &Config, json: bool) -> Exit {
             return Exit::Failed;
         }
     };
-    let names: HashMap<&str, &str> = known
+    let names: HashMap<&str, Option<&str>> = known
         .iter()
-        .filter_map(|t| Some((t.id.as_str(), t.name.as_deref()?)))
+        .map(|t| (t.id.as_str(), t.name.as_deref()))
         .collect();
     let rows: Vec<TenantRow> = polls
         .iter()
         .map(|(id, p)| TenantRow {
             tenant_id: id,
-            name: names.get(&**id).copied(),
+            name: tenant_name(
+                names.get(&**id).copied().flatten(),
+                cfg.tenants.get(id).and_then(|s| s.name.as_deref()),
+            ),
             watermark: rfc3339(&p.watermark.0),
             last_poll: rfc3339(&p.last_poll.0),
             last_full_resync: rfc3339(&p.last_full_resync.0),
@@ -357,7 +359,7 @@ pub fn retry_dead(cfg: &Config) -> Exit {
     }
 }
 
-fn print_items(items: &[crate::alerts::OutboxItem], json: bool, what: &str) -> Exit {
+fn print_items(items: &[crate::model::OutboxItem], json: bool, what: &str) -> Exit {
     let rows: Vec<OutboxRow> = items
         .iter()
         .map(|i| OutboxRow {

@@ -1,8 +1,9 @@
 //! `test-notify --channel NAME`: send one clearly marked test message through a
 //! channel now (not through the outbox), and say what the service answered.
 
-use crate::alerts::{NotifyStatus, test_item};
+use crate::alerts::test_item;
 use crate::cli::TestNotifyArgs;
+use crate::model::AlertStatus;
 use crate::notify::Channel;
 
 use super::{Exit, Loaded};
@@ -24,16 +25,16 @@ pub async fn run(loaded: &Loaded, args: &TestNotifyArgs) -> Exit {
     let now = chrono::Utc::now();
     let mut item = test_item(&config.name, now);
     // PagerDuty: the trigger is followed by its resolve, so no test incident stays open.
-    let steps: &[NotifyStatus] = if config.kind.type_name() == "pagerduty" {
-        &[NotifyStatus::Firing, NotifyStatus::Resolved]
+    let steps: &[AlertStatus] = if config.kind.type_name() == "pagerduty" {
+        &[AlertStatus::Firing, AlertStatus::Resolved]
     } else {
-        &[NotifyStatus::Firing]
+        &[AlertStatus::Firing]
     };
     for status in steps {
         item.status = *status;
         if let Some(a) = item.alerts.first_mut() {
             a.status = status.as_str().to_string();
-            a.resolved_at = (*status == NotifyStatus::Resolved).then_some(now);
+            a.resolved_at = (*status == AlertStatus::Resolved).then_some(now);
         }
         let message = match loaded.renderer.render(config, &item, now) {
             Ok(m) => m,

@@ -340,23 +340,22 @@ impl<'a> Item<'a> {
 
     /// An array of strings, each expanded; `expected` describes the array.
     pub fn strings(&self, expected: &str) -> Result<Vec<Str>, ConfigError> {
+        self.elements(expected)?.map(|item| item.string()).collect()
+    }
+
+    /// The elements of an array, each an item keyed `name[i]`; `expected` describes
+    /// the array.
+    fn elements(&self, expected: &str) -> Result<impl Iterator<Item = Item<'a>> + '_, ConfigError> {
         let DeValue::Array(array) = self.value else {
             return Err(self.wrong_type(expected));
         };
-        array
-            .iter()
-            .enumerate()
-            .map(|(i, element)| {
-                let item = Item {
-                    ctx: self.ctx,
-                    key: format!("{}[{i}]", self.key),
-                    key_span: self.key_span.clone(),
-                    span: element.span(),
-                    value: element.get_ref(),
-                };
-                item.string()
-            })
-            .collect()
+        Ok(array.iter().enumerate().map(|(i, element)| Item {
+            ctx: self.ctx,
+            key: format!("{}[{i}]", self.key),
+            key_span: self.key_span.clone(),
+            span: element.span(),
+            value: element.get_ref(),
+        }))
     }
 
     /// A table (`[section]`, dotted keys or inline `{ ... }`).
@@ -374,29 +373,8 @@ impl<'a> Item<'a> {
 
     /// An array of tables (`[[section]]`), each keyed `name[i]`.
     pub fn tables(&self, expected: &str) -> Result<Vec<Table<'a>>, ConfigError> {
-        let DeValue::Array(array) = self.value else {
-            return Err(self.wrong_type(expected));
-        };
-        array
-            .iter()
-            .enumerate()
-            .map(|(i, element)| {
-                let key = format!("{}[{i}]", self.key);
-                match element.get_ref() {
-                    DeValue::Table(map) => Ok(Table {
-                        ctx: self.ctx,
-                        key,
-                        span: element.span(),
-                        map,
-                    }),
-                    other => Err(ConfigError::WrongType {
-                        at: self.ctx.at(element.span().start),
-                        key,
-                        expected: "a table".to_string(),
-                        found: a_type(other).to_string(),
-                    }),
-                }
-            })
+        self.elements(expected)?
+            .map(|item| item.table("a table"))
             .collect()
     }
 }

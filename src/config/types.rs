@@ -35,6 +35,15 @@ pub struct Config {
     pub tenants: BTreeMap<String, TenantSettings>,
 }
 
+impl Config {
+    /// The tenant names worker.toml gives (`[tenant."ID"].name`), by tenant id.
+    pub fn tenant_names(&self) -> impl Iterator<Item = (String, String)> + '_ {
+        self.tenants
+            .iter()
+            .filter_map(|(id, t)| t.name.clone().map(|n| (id.clone(), n)))
+    }
+}
+
 /// `[acronis]`: where and how to poll.
 #[derive(Debug, Clone)]
 pub struct AcronisConfig {

@@ -16,19 +16,21 @@ mod tests;
 use std::collections::{BTreeMap, HashMap};
 
 use chrono::{DateTime, Utc};
-use serde::{Deserialize, Serialize};
 
 pub use schedule::{last_tick, owed};
 
 use crate::acronis::model::AggregateStatus;
-use crate::alerts::{AlertRecord, AlertStatus, DigestMail, Evaluator, OutboxItem, TenantRef};
+use crate::alerts::{AlertSettings, firing_snapshot};
 use crate::config::Config;
+use crate::model::{
+    AlertRecord, AlertStatus, DigestMail, DigestRecord, OutboxItem, RuleInfo, Severity,
+    StoredResource, TenantRecord, TenantRef, display_name,
+};
 use crate::notify::Rendered;
 use crate::notify::render::{
     Changes, DigestContext, DigestMachine, DigestProblem, Renderer, Totals,
 };
-use crate::rules::Severity;
-use crate::state::{StateError, Store, StoredResource, TenantRecord};
+use crate::state::{StateError, Store};
 
 /// Most machines a digest lists (problems first); the rest are counted. A tenant of
 /// 10,000 machines still gets an email a mail client opens.
@@ -37,18 +39,6 @@ pub const MAX_MACHINES: usize = 300;
 pub const MAX_CHANGE_NAMES: usize = 20;
 /// The period shown by a tenant's first digest.
 const FIRST_PERIOD: chrono::Duration = chrono::Duration::days(7);
-
-/// What a sent digest leaves behind for the next one to compare with (the
-/// `digests` tree, one per tenant).
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
-pub struct DigestRecord {
-    /// The end of the period it covered.
-    pub at: DateTime<Utc>,
-    /// Alert key -> "machine: rule", of the alerts firing then.
-    pub problems: BTreeMap<String, String>,
-    /// Resource id -> name.
-    pub machines: BTreeMap<String, String>,
-}
 
 /// One tenant's data, as stored.
 #[derive(Debug, Clone)]
@@ -97,15 +87,10 @@ pub fn recipients(store: &Store, config: &Config) -> Result<Vec<Recipient>, Stat
 /// A watched tenant as a digest names it: the API's name, else worker.toml's
 /// `[tenant."ID"].name`, else its id.
 pub fn tenant_ref(t: &TenantRecord, config: &Config) -> TenantRef {
-    let name = t
-        .name
-        .clone()
-        .filter(|n| !n.trim().is_empty())
-        .or_else(|| config.tenants.get(&t.id).and_then(|s| s.name.clone()))
-        .unwrap_or_else(|| t.id.clone());
+    let configured = config.tenants.get(&t.id).and_then(|s| s.name.as_deref());
     TenantRef {
         id: t.id.clone(),
-        name,
+        name: display_name(&t.id, t.name.as_deref(), configured),
     }
 }
 
@@ -140,13 +125,13 @@ pub fn gather(store: &Store, tenants: &[TenantRef]) -> Result<Vec<TenantData>, S
 pub fn build(
     data: &TenantData,
     previous: Option<&DigestRecord>,
-    eval: &Evaluator,
+    settings: &AlertSettings,
     timezone: &str,
     now: DateTime<Utc>,
 ) -> Built {
     let by_id: HashMap<&str, &StoredResource> =
         data.resources.iter().map(|r| (r.id.as_str(), r)).collect();
-    let ctx = eval.at(now);
+    let ctx = settings.at(now);
 
     let mut problems = Vec::new();
     let mut since: HashMap<&str, DateTime<Utc>> = HashMap::new();
@@ -158,12 +143,12 @@ pub fn build(
         // A removed rule's alerts resolve at the next evaluation; a vanished
         // resource's with the next full pass. Until then they are not shown.
         let (Some(rule), Some(resource)) = (
-            eval.rules.get(&alert.rule),
+            settings.rules.get(&alert.rule),
             by_id.get(alert.resource_id.as_str()),
         ) else {
             continue;
         };
-        let mut snapshot = crate::alerts::firing_snapshot(&ctx, rule, alert, resource);
+        let mut snapshot = firing_snapshot(&ctx, rule, alert, resource);
         snapshot.tenant = data.tenant.clone();
         record.problems.insert(
             alert.key.clone(),
@@ -174,7 +159,7 @@ pub fn build(
             .and_modify(|t| *t = (*t).min(alert.fired_at))
             .or_insert(alert.fired_at);
         problems.push(DigestProblem {
-            rule: crate::alerts::RuleInfo {
+            rule: RuleInfo {
                 name: rule.name.clone(),
                 description: rule.description.clone(),
                 severity: rule.severity,
@@ -257,30 +242,20 @@ pub fn outbox_item(
     else {
         return Err("the digest template did not render an email".into());
     };
-    Ok(OutboxItem {
-        id: 0,
-        channel: channel.to_string(),
-        rule: crate::alerts::RuleInfo {
-            name: "digest".into(),
-            description: format!("Status digest for {}", recipient.tenant.name),
-            severity: Severity::Info,
-        },
-        status: crate::alerts::NotifyStatus::Firing,
-        alerts: Vec::new(),
-        more: 0,
-        created_at: now,
-        open_until: None,
-        attempts: 0,
-        next_attempt_at: now,
-        last_error: None,
-        digest: Some(DigestMail {
-            tenant: recipient.tenant.clone(),
-            to: recipient.to.clone(),
-            subject,
-            text,
-            html,
-        }),
-    })
+    let rule = RuleInfo {
+        name: "digest".into(),
+        description: format!("Status digest for {}", recipient.tenant.name),
+        severity: Severity::Info,
+    };
+    let mut item = OutboxItem::new(channel, rule, AlertStatus::Firing, now, None);
+    item.digest = Some(DigestMail {
+        tenant: recipient.tenant.clone(),
+        to: recipient.to.clone(),
+        subject,
+        text,
+        html,
+    });
+    Ok(item)
 }
 
 /// Totals of SPEC §5: the API has no `ok`; `ok` counts the healthy states.
@@ -371,7 +346,7 @@ fn shown(mut names: Vec<String>) -> Vec<String> {
 /// Build the digests of `recipients` at `now`, each compared with its tenant's last.
 pub fn build_all(
     store: &Store,
-    eval: &Evaluator,
+    settings: &AlertSettings,
     timezone: &str,
     recipients: &[Recipient],
     now: DateTime<Utc>,
@@ -381,7 +356,7 @@ pub fn build_all(
         .iter()
         .map(|data| {
             let previous = store.digest_record(&data.tenant.id)?;
-            Ok(build(data, previous.as_ref(), eval, timezone, now))
+            Ok(build(data, previous.as_ref(), settings, timezone, now))
         })
         .collect()
 }
@@ -393,7 +368,7 @@ pub fn build_all(
 pub fn queue(
     store: &Store,
     config: &Config,
-    eval: &Evaluator,
+    settings: &AlertSettings,
     renderer: &Renderer,
     recipients: &[Recipient],
     tick: Option<DateTime<Utc>>,
@@ -402,7 +377,7 @@ pub fn queue(
     let Some(digest) = &config.digest else {
         return Ok((Vec::new(), Vec::new()));
     };
-    let built = build_all(store, eval, digest.timezone.name(), recipients, now)?;
+    let built = build_all(store, settings, digest.timezone.name(), recipients, now)?;
     let mut items = Vec::new();
     let mut records = Vec::new();
     let mut errors = Vec::new();
@@ -445,13 +420,21 @@ pub fn due_tick(
 pub fn queue_tick(
     store: &Store,
     config: &Config,
-    eval: &Evaluator,
+    settings: &AlertSettings,
     renderer: &Renderer,
     tick: DateTime<Utc>,
     now: DateTime<Utc>,
 ) -> Result<usize, StateError> {
     let recipients = recipients(store, config)?;
-    let (queued, errors) = queue(store, config, eval, renderer, &recipients, Some(tick), now)?;
+    let (queued, errors) = queue(
+        store,
+        config,
+        settings,
+        renderer,
+        &recipients,
+        Some(tick),
+        now,
+    )?;
     for e in errors {
         tracing::error!("{e}");
     }

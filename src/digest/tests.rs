@@ -1,19 +1,19 @@
 //! Building a digest from stored data: totals, order, changes, caps.
 
 use super::*;
-use crate::alerts::{AlertRecord, AlertStatus, Told};
+use crate::model::Told;
 use crate::rules::RuleSet;
 use crate::rules::tests::{backup, machine, stale_rule, status_rule, t};
 
-fn evaluator() -> Evaluator {
+fn evaluator() -> AlertSettings {
     let mut critical = status_rule(&["critical"]);
     critical.name = "machine-critical".into();
     critical.severity = Severity::Critical;
-    Evaluator {
+    AlertSettings {
         rules: std::sync::Arc::new(RuleSet {
             rules: vec![critical, stale_rule(26)],
         }),
-        ..Evaluator::default()
+        ..AlertSettings::default()
     }
 }
 

@@ -17,8 +17,8 @@ use super::slack::Slack;
 use super::teams::Teams;
 use super::webhook::Webhook;
 use super::{Delivered, Rendered, SendError};
-use crate::alerts::OutboxItem;
 use crate::config::{ChannelConfig, ChannelKind, SecretUrl};
+use crate::model::OutboxItem;
 
 /// What replaces a secret in a reason.
 const SCRUBBED: &str = "***";

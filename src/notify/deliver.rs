@@ -11,42 +11,22 @@
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use chrono::{DateTime, Utc};
+use chrono::Utc;
 use tokio_util::sync::CancellationToken;
 use tracing::Instrument;
 
 use super::backoff;
 use super::rate::{Limiter, spent_at_start};
 use super::{Channel, Renderer, SendError};
-use crate::alerts::OutboxItem;
+use crate::clock::Clock;
 use crate::config::{ChannelConfig, Config};
+use crate::model::OutboxItem;
 use crate::state::{StateError, Store};
 
 /// Items read from the outbox at a time per channel.
 const BATCH: usize = 16;
 /// Longest wait for a channel's next due item before the outbox is read again.
 const RECHECK: Duration = Duration::from_secs(1);
-
-/// The delivery clock: the decision clock's start (`--now`, or the wall clock) moved
-/// on by real time, so backoff and due times are real waits even under `--now`.
-#[derive(Debug, Clone, Copy)]
-pub struct DeliveryClock {
-    base: DateTime<Utc>,
-    started: Instant,
-}
-
-impl DeliveryClock {
-    pub fn starting_at(base: DateTime<Utc>) -> DeliveryClock {
-        DeliveryClock {
-            base,
-            started: Instant::now(),
-        }
-    }
-
-    pub fn now(&self) -> DateTime<Utc> {
-        self.base + chrono::Duration::from_std(self.started.elapsed()).unwrap_or_default()
-    }
-}
 
 /// What one delivery run did.
 #[derive(Debug, Default)]
@@ -128,7 +108,7 @@ impl Deliverer {
     /// `budget` of real time from now, or `shutdown` is cancelled (`once`).
     pub async fn run(
         &self,
-        clock: DeliveryClock,
+        clock: Clock,
         budget: Duration,
         shutdown: &CancellationToken,
     ) -> DeliveryReport {
@@ -139,7 +119,7 @@ impl Deliverer {
     /// it, so a channel in a long backoff never holds back another's new items.
     pub async fn run_until_shutdown(
         &self,
-        clock: DeliveryClock,
+        clock: Clock,
         shutdown: &CancellationToken,
     ) -> DeliveryReport {
         self.lanes(clock, None, shutdown).await
@@ -152,7 +132,7 @@ impl Deliverer {
     pub async fn attempt_each(
         &self,
         items: Vec<OutboxItem>,
-        clock: DeliveryClock,
+        clock: Clock,
         shutdown: &CancellationToken,
     ) -> DeliveryReport {
         let mut report = DeliveryReport::default();
@@ -175,7 +155,7 @@ impl Deliverer {
                 lane: lane.clone(),
                 store: self.store.clone(),
                 renderer: self.renderer.clone(),
-                clock,
+                clock: clock.clone(),
                 deadline: Instant::now(),
                 persistent: false,
                 shutdown: shutdown.clone(),
@@ -191,7 +171,7 @@ impl Deliverer {
 
     async fn lanes(
         &self,
-        clock: DeliveryClock,
+        clock: Clock,
         budget: Option<Duration>,
         shutdown: &CancellationToken,
     ) -> DeliveryReport {
@@ -205,7 +185,7 @@ impl Deliverer {
                 lane: lane.clone(),
                 store: self.store.clone(),
                 renderer: self.renderer.clone(),
-                clock,
+                clock: clock.clone(),
                 deadline,
                 persistent,
                 shutdown: shutdown.clone(),
@@ -229,7 +209,7 @@ struct LaneRun {
     lane: Arc<Lane>,
     store: Store,
     renderer: Arc<Renderer>,
-    clock: DeliveryClock,
+    clock: Clock,
     deadline: Instant,
     /// Keep watching an empty queue instead of returning (`run`).
     persistent: bool,
@@ -340,7 +320,7 @@ impl LaneRun {
                 self.store.delivered(&item)?;
                 self.store.flush().await?;
                 report.sent += 1;
-                metrics::counter!(crate::server::names::NOTIFICATIONS, "channel" => config.name.clone(), "result" => "sent").increment(1);
+                metrics::counter!(crate::telemetry::NOTIFICATIONS, "channel" => config.name.clone(), "result" => "sent").increment(1);
                 tracing::info!(
                     attempts,
                     alerts = item.count(),
@@ -360,7 +340,7 @@ impl LaneRun {
                 next.last_error = Some(reason.clone());
                 self.store.reschedule(&item, &next)?;
                 report.retried += 1;
-                metrics::counter!(crate::server::names::NOTIFICATIONS, "channel" => config.name.clone(), "result" => "retried").increment(1);
+                metrics::counter!(crate::telemetry::NOTIFICATIONS, "channel" => config.name.clone(), "result" => "retried").increment(1);
                 tracing::warn!(
                     attempts,
                     retry_in_ms = wait.as_millis() as u64,
@@ -380,7 +360,7 @@ impl LaneRun {
                 self.store.bury(&item, &dead)?;
                 self.store.flush().await?;
                 report.dead += 1;
-                metrics::counter!(crate::server::names::NOTIFICATIONS, "channel" => config.name.clone(), "result" => "dead").increment(1);
+                metrics::counter!(crate::telemetry::NOTIFICATIONS, "channel" => config.name.clone(), "result" => "dead").increment(1);
                 tracing::error!(attempts, "notification is a dead letter: {reason}");
             }
         }

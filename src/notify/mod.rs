@@ -23,7 +23,7 @@ mod webhook;
 use std::time::Duration;
 
 pub use channel::{Channel, TlsRootsError};
-pub use deliver::{Deliverer, DeliveryClock, DeliveryReport};
+pub use deliver::{Deliverer, DeliveryReport};
 pub use render::{RenderError, Renderer, TemplateError};
 
 /// The HTTP client the channels share: `acronis.request_timeout` bounds each request

@@ -5,7 +5,11 @@
 //!
 //! Each page is committed before the next is fetched; the watermark moves only in the
 //! commit of the poll's last page, so a poll cut short re-reads from the old watermark.
-//! It never calls "forward" into rules or delivery: it reports what changed.
+//!
+//! Stage one of the pipeline (**poll** -> store -> evaluate -> ...): it reads pages
+//! through a [`StatusSource`] and hands each to `crate::evaluate::commit_page`, which
+//! stores it with its evaluation. It decides nothing about alerts and never calls
+//! into delivery: it reports what changed.
 
 mod source;
 pub mod tenants;
@@ -22,8 +26,10 @@ use tracing::Instrument;
 use crate::acronis::client::{PageRequest, WatchedTenant, newest_update};
 use crate::acronis::error::ApiError;
 use crate::acronis::model::Timestamp;
-use crate::alerts::{Evaluator, Transitions};
-use crate::state::{PageCommit, StateError, StatusChange, Store, StoredResource, TenantPoll};
+use crate::alerts::{AlertSettings, Transitions};
+use crate::evaluate::commit_page;
+use crate::model::{PageCommit, StatusChange, StoredResource, TenantPoll};
+use crate::state::{StateError, Store};
 
 /// Most status changes a report keeps (the count goes on).
 const MAX_REPORTED_CHANGES: usize = 1000;
@@ -93,13 +99,13 @@ impl<S: StatusSource + 'static> Poller<S> {
         }
     }
 
-    /// Poll every tenant (bounded concurrency) at decision time `now`, evaluating
-    /// every changed resource with `eval` as its page is committed.
+    /// Poll every tenant (bounded concurrency) at decision time `now`, each page
+    /// committed with its evaluation under `settings`.
     pub async fn poll_all(
         &self,
         tenants: &[WatchedTenant],
         now: DateTime<Utc>,
-        eval: &Evaluator,
+        settings: &AlertSettings,
     ) -> Vec<TenantOutcome> {
         let permits = Arc::new(Semaphore::new(self.settings.max_concurrent_tenants.max(1)));
         let mut set = tokio::task::JoinSet::new();
@@ -109,7 +115,7 @@ impl<S: StatusSource + 'static> Poller<S> {
                 source: self.source.clone(),
                 store: self.store.clone(),
                 settings: self.settings.clone(),
-                eval: eval.clone(),
+                alerts: settings.clone(),
             };
             set.spawn(async move {
                 let _permit = permits
@@ -136,7 +142,7 @@ struct TenantJob<S> {
     source: Arc<S>,
     store: Store,
     settings: PollSettings,
-    eval: Evaluator,
+    alerts: AlertSettings,
 }
 
 impl<S: StatusSource + 'static> TenantJob<S> {
@@ -150,9 +156,9 @@ impl<S: StatusSource + 'static> TenantJob<S> {
         let result = self.run(tenant, now).instrument(span).await;
         let elapsed = started.elapsed();
         let outcome = if result.is_ok() { "ok" } else { "error" };
-        metrics::counter!(crate::server::names::POLLS, "tenant" => tenant.id.clone(), "result" => outcome)
+        metrics::counter!(crate::telemetry::POLLS, "tenant" => tenant.id.clone(), "result" => outcome)
             .increment(1);
-        metrics::histogram!(crate::server::names::POLL_DURATION).record(elapsed.as_secs_f64());
+        metrics::histogram!(crate::telemetry::POLL_DURATION).record(elapsed.as_secs_f64());
         match &result {
             Ok(r) => tracing::info!(
                 tenant = %tenant.id,
@@ -389,15 +395,16 @@ impl<S: StatusSource + 'static> TenantJob<S> {
                 });
             }
             let store = self.store.clone();
-            let eval = self.eval.clone();
+            let settings = self.alerts.clone();
             let decided = now.0;
-            let done =
-                tokio::task::spawn_blocking(move || store.commit_page(&commit, &eval, decided))
-                    .await
-                    .map_err(|e| StateError::Io {
-                        path: self.store.path().to_path_buf(),
-                        message: e.to_string(),
-                    })??;
+            let done = tokio::task::spawn_blocking(move || {
+                commit_page(&store, &commit, &settings, decided)
+            })
+            .await
+            .map_err(|e| StateError::Io {
+                path: self.store.path().to_path_buf(),
+                message: e.to_string(),
+            })??;
             tracing::debug!(
                 page = pages,
                 changes = done.changes.len(),
@@ -409,7 +416,7 @@ impl<S: StatusSource + 'static> TenantJob<S> {
             report.enqueued += done.enqueued;
             let room = MAX_REPORTED_CHANGES.saturating_sub(report.changes.len());
             report.changes.extend(done.changes.into_iter().take(room));
-            report.transitions += crate::alerts::log_transitions(&done.alerts, decided);
+            report.transitions += done.transitions;
             if last {
                 return Ok(page_watermark);
             }

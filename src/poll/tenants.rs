@@ -4,7 +4,7 @@
 use crate::acronis::client::{AcronisClient, Scope, WatchedTenant};
 use crate::acronis::error::ApiError;
 use crate::config::{Config, TenantSelection};
-use crate::state::TenantRecord;
+use crate::model::{TenantRecord, tenant_name};
 
 /// Enumerate the watched tenants from the API.
 pub async fn resolve(client: &AcronisClient, cfg: &Config) -> Result<Vec<WatchedTenant>, ApiError> {
@@ -70,11 +70,8 @@ fn finish(list: impl Iterator<Item = WatchedTenant>, cfg: &Config) -> Vec<Watche
     let mut out: Vec<WatchedTenant> = list
         .filter(|t| t.scope == Scope::Base || cfg.acronis.shard.owns(&t.id))
         .map(|mut t| {
-            if let Some(name) = cfg.tenants.get(&t.id).and_then(|s| s.name.clone())
-                && t.name.is_none()
-            {
-                t.name = Some(name);
-            }
+            let configured = cfg.tenants.get(&t.id).and_then(|s| s.name.as_deref());
+            t.name = tenant_name(t.name.as_deref(), configured).map(str::to_string);
             t
         })
         .collect();

@@ -162,7 +162,11 @@ fn at(secs: i64) -> DateTime<Utc> {
 
 async fn poll_one(poller: &Poller<Fake>, now: i64) -> Result<TenantReport, PollError> {
     poller
-        .poll_all(&[tenant()], at(now), &crate::alerts::Evaluator::default())
+        .poll_all(
+            &[tenant()],
+            at(now),
+            &crate::alerts::AlertSettings::default(),
+        )
         .await
         .pop()
         .unwrap()

@@ -9,7 +9,7 @@ use chrono::{DateTime, Utc};
 
 use super::{Condition, Rule};
 use crate::acronis::model::Policy;
-use crate::state::StoredResource;
+use crate::model::{AlertRecord, AlertStatus, StoredResource};
 
 /// What an alert's evaluation starts from: its state as stored.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -17,6 +17,16 @@ pub struct Prior {
     pub firing: bool,
     /// When channels were last told it fires (for `repeat`).
     pub last_notified_at: Option<DateTime<Utc>>,
+}
+
+impl Prior {
+    /// What a rule's evaluation needs of a stored alert.
+    pub fn of(rec: &AlertRecord) -> Prior {
+        Prior {
+            firing: rec.status == AlertStatus::Firing,
+            last_notified_at: rec.last_notified_at,
+        }
+    }
 }
 
 /// What a rule looks at: a resource, and for policy rules one policy of it.
@@ -130,7 +140,7 @@ fn threshold(rule: &Rule, s: &Subject<'_>) -> Option<DateTime<Utc>> {
 /// The transition of the alert of `rule` on a subject: `prior` is its stored state (None
 /// if it never fired), `current` the subject now (None: the resource was deleted, or
 /// no longer has the policy or matches the filters).
-pub fn evaluate(
+pub fn transition(
     rule: &Rule,
     prior: Option<&Prior>,
     current: Option<&Subject<'_>>,

@@ -5,7 +5,7 @@
 use glob::{MatchOptions, Pattern};
 
 use crate::config::ResourceMatch;
-use crate::state::StoredResource;
+use crate::model::StoredResource;
 
 const GLOB_OPTIONS: MatchOptions = MatchOptions {
     case_sensitive: false,

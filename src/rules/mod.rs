@@ -3,8 +3,8 @@
 //!
 //! Stage three of the pipeline (poll -> store -> **evaluate** -> transition + enqueue ->
 //! deliver). Nothing here performs I/O beyond reading the rule files in `file.rs`, and
-//! nothing here knows about sled or channels: `eval.rs` is a pure function of
-//! (rule, previous alert state, current resource, now), property-tested.
+//! nothing here knows about sled, alerts' lifecycle or channels: `eval.rs` is a pure
+//! function of (rule, previous alert state, current resource, now), property-tested.
 
 mod eval;
 mod file;
@@ -17,48 +17,14 @@ pub(crate) mod tests;
 use std::path::PathBuf;
 use std::time::Duration;
 
-use serde::{Deserialize, Serialize};
-
 pub use eval::{
-    Prior, Subject, Transition, condition_holds, evaluate, next_flip, repeat_due_at, subject,
+    Prior, Subject, Transition, condition_holds, next_flip, repeat_due_at, subject, transition,
 };
 pub use file::{RuleError, load, parse, parse_files};
 pub use matcher::Matcher;
 
 use crate::acronis::model::AggregateStatus;
-
-/// How bad an alert is (also PagerDuty's `severity`).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum Severity {
-    Info,
-    Warning,
-    Error,
-    Critical,
-}
-
-impl Severity {
-    pub const NAMES: [&'static str; 4] = ["critical", "error", "warning", "info"];
-
-    pub fn parse(s: &str) -> Option<Severity> {
-        match s {
-            "critical" => Some(Severity::Critical),
-            "error" => Some(Severity::Error),
-            "warning" => Some(Severity::Warning),
-            "info" => Some(Severity::Info),
-            _ => None,
-        }
-    }
-
-    pub fn as_str(&self) -> &'static str {
-        match self {
-            Severity::Critical => "critical",
-            Severity::Error => "error",
-            Severity::Warning => "warning",
-            Severity::Info => "info",
-        }
-    }
-}
+use crate::model::Severity;
 
 /// What makes a rule fire (`when.*`). Exactly one kind per rule.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]

@@ -8,7 +8,7 @@ use proptest::prelude::*;
 
 use super::*;
 use crate::acronis::model::{AggregateStatus, Policy, Timestamp};
-use crate::state::StoredResource;
+use crate::model::{Severity, StoredResource};
 
 pub(crate) const BACKUP: &str = "policy.backup.machine";
 
@@ -247,11 +247,11 @@ fn transitions_follow_the_condition_and_the_repeat_period() {
         (Some(&firing), None, now, Transition::Resolved),
     ];
     for (i, (prior, current, at, expected)) in cases.into_iter().enumerate() {
-        assert_eq!(evaluate(&rule, prior, current, at), expected, "case {i}");
+        assert_eq!(transition(&rule, prior, current, at), expected, "case {i}");
     }
     rule.repeat = None;
     assert_eq!(
-        evaluate(&rule, Some(&firing), Some(&sb), now + h(400)),
+        transition(&rule, Some(&firing), Some(&sb), now + h(400)),
         Transition::StillFiring,
         "no repeat configured"
     );
@@ -320,7 +320,7 @@ proptest! {
             let r = resource_at(s, now);
             let current = if s.deleted { None } else { subject(&rule, &r) };
             let holds = current.as_ref().is_some_and(|c| condition_holds(&rule, c, now));
-            let tr = evaluate(&rule, prior.as_ref(), current.as_ref(), now);
+            let tr = transition(&rule, prior.as_ref(), current.as_ref(), now);
             match tr {
                 Transition::Fired => {
                     prop_assert!(!prior.is_some_and(|p| p.firing));

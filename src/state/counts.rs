@@ -18,9 +18,9 @@ use sled::transaction::{ConflictableTransactionError, TransactionalTree};
 
 use super::records::{self, decode_json, encode_json};
 use super::{StateError, Store};
-use crate::alerts::{AlertRecord, AlertStatus};
+use crate::model::{AlertRecord, AlertStatus};
 
-type TxResult<T> = Result<T, ConflictableTransactionError<StateError>>;
+use super::txn::TxResult;
 
 /// What is counted of stored state (one tenant's, or the sum over tenants).
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]

@@ -8,7 +8,7 @@ use sled::Transactional;
 use super::outbox::{item_key, nanos, outbox_key};
 use super::records::{decode_json, encode_json, time_key};
 use super::{StateError, Store};
-use crate::alerts::OutboxItem;
+use crate::model::OutboxItem;
 
 /// Sends remembered per channel (for the rate limit across restarts).
 const SENDS_KEPT: usize = 64;

@@ -14,8 +14,7 @@ use sled::Transactional;
 use super::outbox::item_key;
 use super::records::{decode_json, encode_json};
 use super::{StateError, Store};
-use crate::alerts::OutboxItem;
-use crate::digest::DigestRecord;
+use crate::model::{DigestRecord, OutboxItem};
 
 const TICK_KEY: &[u8] = b"digest_tick";
 

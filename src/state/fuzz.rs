@@ -2,8 +2,9 @@
 //! stores: a resource through the key and value encodings the resources tree uses, and
 //! back. Not used by the worker.
 
+use super::StateError;
 use super::records::{decode_resource_watched, encode_resource, resource_key, split_key};
-use super::{StateError, StoredResource};
+use crate::model::StoredResource;
 
 /// `r` encoded as its resources-tree key (under tenant number `tenant_key`) and value,
 /// then decoded: the tenant number, the id and the record read back.

@@ -1,4 +1,6 @@
-//! The outbox trees, written inside the evaluation transaction.
+//! The outbox trees: their keys, and the groups `once` closes. Items are queued in
+//! the evaluation transaction (`txn.rs`) and the digest one (`digests.rs`), and taken
+//! out by delivery (`delivery.rs`).
 //!
 //! - `outbox`: `channel \0 next attempt (time key) id (u64 BE)` -> [`OutboxItem`]
 //!   (JSON), so each channel's next due item is the first key of a range scan, and a
@@ -8,16 +10,14 @@
 //!   still takes alerts (its window is open). A group's item is due when its window
 //!   closes; until then new firings of the same rule for the same channel join it.
 
-use std::collections::BTreeMap;
-
 use chrono::{DateTime, Utc};
-use sled::transaction::{ConflictableTransactionError, TransactionalTree};
+use sled::Transactional;
+use sled::transaction::TransactionalTree;
 
-use super::StateError;
 use super::records::{decode_json, encode_json, time_key};
-use crate::alerts::{Evaluator, Notification, Notify, NotifyStatus, OutboxItem, RuleInfo};
-
-type TxResult<T> = Result<T, ConflictableTransactionError<StateError>>;
+use super::txn::{TxResult, abort};
+use super::{StateError, Store};
+use crate::model::{GroupKey, OutboxItem};
 
 /// The outbox key of `channel`'s item `id` due at `at`.
 pub(super) fn outbox_key(channel: &str, at: DateTime<Utc>, id: u64) -> Vec<u8> {
@@ -38,142 +38,20 @@ pub(super) fn nanos(t: DateTime<Utc>) -> i64 {
     t.timestamp_nanos_opt().unwrap_or(i64::MAX)
 }
 
-fn group_key(rule: &str, channel: &str, status: NotifyStatus) -> Vec<u8> {
+/// The `outbox_groups` key of a group.
+pub(super) fn group_key(g: &GroupKey) -> Vec<u8> {
     [
-        rule.as_bytes(),
+        g.rule.as_bytes(),
         b"\0",
-        channel.as_bytes(),
+        g.channel.as_bytes(),
         b"\0",
-        status.as_str().as_bytes(),
+        g.status.as_str().as_bytes(),
     ]
     .concat()
 }
 
-fn abort(e: StateError) -> ConflictableTransactionError<StateError> {
-    ConflictableTransactionError::Abort(e)
-}
-
-/// Route notifications to their rules' channels: one item per alert, or into the open
-/// group of (rule, channel, status). Returns how many outbox items were created.
-pub(super) fn enqueue(
-    outbox: &TransactionalTree,
-    groups: &TransactionalTree,
-    eval: &Evaluator,
-    notifications: Vec<Notification>,
-    now: DateTime<Utc>,
-) -> TxResult<usize> {
-    // Collected per group first: a storm of 500 firings rewrites each group once.
-    let mut grouped: BTreeMap<(String, String, NotifyStatus), Vec<Notification>> = BTreeMap::new();
-    let mut created = 0;
-    for n in notifications {
-        let Some(rule) = eval.rules.get(&n.rule) else {
-            continue;
-        };
-        let status = match n.notify {
-            Notify::Firing | Notify::Repeat => NotifyStatus::Firing,
-            Notify::Resolved => NotifyStatus::Resolved,
-        };
-        for channel in &rule.notify {
-            if rule.group_window.is_zero() || eval.ungrouped.contains(channel) {
-                let mut item = new_item(outbox, eval, &n.rule, channel, status, now, None)?;
-                item.push(n.alert.clone());
-                put(outbox, &item)?;
-                created += 1;
-            } else {
-                grouped
-                    .entry((n.rule.clone(), channel.clone(), status))
-                    .or_default()
-                    .push(n.clone());
-            }
-        }
-    }
-    for ((rule_name, channel, status), list) in grouped {
-        let Some(rule) = eval.rules.get(&rule_name) else {
-            continue;
-        };
-        let gkey = group_key(&rule_name, &channel, status);
-        let open = match groups.get(&gkey)? {
-            Some(okey) => match outbox.get(&okey)? {
-                Some(v) => {
-                    let item: OutboxItem =
-                        decode_json("outbox", &String::from_utf8_lossy(&gkey), &v)
-                            .map_err(abort)?;
-                    item.open_until
-                        .is_some_and(|until| until > now)
-                        .then_some(item)
-                }
-                None => None,
-            },
-            None => None,
-        };
-        let mut item = match open {
-            Some(item) => item,
-            None => {
-                let window = chrono::Duration::from_std(rule.group_window).unwrap_or_default();
-                let item = new_item(
-                    outbox,
-                    eval,
-                    &rule_name,
-                    &channel,
-                    status,
-                    now,
-                    Some(now + window),
-                )?;
-                groups.insert(gkey, item_key(&item))?;
-                created += 1;
-                item
-            }
-        };
-        for n in list {
-            item.push(n.alert);
-        }
-        put(outbox, &item)?;
-    }
-    Ok(created)
-}
-
-fn new_item(
-    outbox: &TransactionalTree,
-    eval: &Evaluator,
-    rule: &str,
-    channel: &str,
-    status: NotifyStatus,
-    now: DateTime<Utc>,
-    open_until: Option<DateTime<Utc>>,
-) -> TxResult<OutboxItem> {
-    let info = eval.rules.get(rule).map(|r| RuleInfo {
-        name: r.name.clone(),
-        description: r.description.clone(),
-        severity: r.severity,
-    });
-    let info = info.unwrap_or(RuleInfo {
-        name: rule.to_string(),
-        description: String::new(),
-        severity: crate::rules::Severity::Warning,
-    });
-    Ok(OutboxItem {
-        id: outbox.generate_id()?,
-        channel: channel.to_string(),
-        rule: info,
-        status,
-        alerts: Vec::new(),
-        more: 0,
-        created_at: now,
-        open_until,
-        attempts: 0,
-        next_attempt_at: open_until.unwrap_or(now),
-        last_error: None,
-        digest: None,
-    })
-}
-
-fn put(outbox: &TransactionalTree, item: &OutboxItem) -> TxResult<()> {
-    outbox.insert(item_key(item), encode_json(item))?;
-    Ok(())
-}
-
 /// Close every group still open: its item becomes due at `now`.
-pub(super) fn close_groups(
+fn close_groups(
     outbox: &TransactionalTree,
     groups: &TransactionalTree,
     entries: &[(Vec<u8>, Vec<u8>)],
@@ -193,8 +71,35 @@ pub(super) fn close_groups(
         outbox.remove(okey.as_slice())?;
         item.open_until = Some(now);
         item.next_attempt_at = now;
-        put(outbox, &item)?;
+        outbox.insert(item_key(&item), encode_json(&item))?;
         closed += 1;
     }
     Ok(closed)
+}
+
+impl Store {
+    /// Close every open group now (`once`: no later firing can join it in this run,
+    /// and holding it would delay it to the next run).
+    pub fn close_groups(&self, now: DateTime<Utc>) -> Result<usize, StateError> {
+        let entries: Vec<(Vec<u8>, Vec<u8>)> = self
+            .outbox_groups
+            .iter()
+            .map(|kv| kv.map(|(k, v)| (k.to_vec(), v.to_vec())))
+            .collect::<Result<_, _>>()
+            .map_err(|e| self.io(e))?;
+        if entries.is_empty() {
+            return Ok(0);
+        }
+        let result = (&self.outbox, &self.outbox_groups)
+            .transaction(|(outbox, groups)| close_groups(outbox, groups, &entries, now));
+        result.map_err(|e| self.tx_error(e))
+    }
+
+    /// Every queued outbox item, in due order.
+    pub fn outbox(&self) -> impl Iterator<Item = Result<OutboxItem, StateError>> + '_ {
+        self.outbox.iter().map(move |kv| {
+            let (k, v) = kv.map_err(|e| self.io(e))?;
+            decode_json("outbox", &format!("{:x?}", &k[..]), &v)
+        })
+    }
 }

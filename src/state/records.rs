@@ -1,4 +1,4 @@
-//! Typed records of the state trees and their byte encodings.
+//! The byte encodings of the state trees' records.
 //!
 //! Resource values are an 8-byte big-endian epoch (the full pass that last saw the
 //! resource) followed by a compact postcard encoding of [`ResourceV1`], so a sweep
@@ -12,100 +12,8 @@ use std::borrow::Cow;
 use serde::{Deserialize, Serialize};
 
 use super::StateError;
-use crate::acronis::model::{AggregateStatus, Policy, ResourceStatus, Timestamp};
-use crate::alerts::{LiveAlert, Watch};
-
-/// What the worker remembers of one resource.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct StoredResource {
-    /// The watched tenant (the UUID the poll was scoped with).
-    pub tenant_id: String,
-    pub id: String,
-    pub name: String,
-    /// `context.type`, e.g. `resource.machine`.
-    pub kind: String,
-    /// `context.tenant_id` as the API gave it (often numeric; a unit's id for unit machines).
-    pub api_tenant_id: Option<String>,
-    pub agent_id: Option<String>,
-    pub external_id: Option<String>,
-    pub status: AggregateStatus,
-    /// Protection plan names (`aggregate.names`, `;`-separated).
-    pub plans: Option<String>,
-    pub created_at: Option<Timestamp>,
-    pub updated_at: Option<Timestamp>,
-    pub policies: Vec<Policy>,
-    /// Epoch (ns) of the full pass that wrote it; 0 if an incremental poll did.
-    pub epoch: i64,
-}
-
-/// The aggregate status of an item with no `aggregate` (or no status): kept as unknown.
-const NO_STATUS: &str = "unknown";
-
-impl StoredResource {
-    /// The record for an API item polled under `tenant`.
-    pub fn from_api(tenant: &str, item: ResourceStatus, epoch: i64) -> StoredResource {
-        let ctx = item.context;
-        let (status, plans) = match item.aggregate {
-            Some(a) => (
-                a.status
-                    .unwrap_or_else(|| AggregateStatus::parse(NO_STATUS)),
-                a.names,
-            ),
-            None => (AggregateStatus::parse(NO_STATUS), None),
-        };
-        StoredResource {
-            tenant_id: tenant.to_string(),
-            name: ctx
-                .name
-                .or(ctx.user_defined_name)
-                .unwrap_or_else(|| ctx.id.clone()),
-            id: ctx.id,
-            kind: ctx.kind.unwrap_or_default(),
-            api_tenant_id: ctx.tenant_id,
-            agent_id: ctx.agent_id,
-            // An empty id is none (the store keeps "" for "none").
-            external_id: ctx.external_id.filter(|e| !e.is_empty()),
-            status,
-            plans,
-            created_at: ctx.created_at,
-            updated_at: ctx.updated_at,
-            policies: item.policies,
-            epoch,
-        }
-    }
-}
-
-/// Poll bookkeeping of one tenant.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct TenantPoll {
-    /// Server time at the start of the last completed poll: the next poll reads back to
-    /// here (minus the overlap).
-    pub watermark: Timestamp,
-    /// Worker-clock time of the last completed full pass.
-    pub last_full_resync: Timestamp,
-    /// Worker-clock time of the last completed poll.
-    pub last_poll: Timestamp,
-}
-
-/// A watched tenant as last enumerated.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct TenantRecord {
-    pub id: String,
-    #[serde(default)]
-    pub name: Option<String>,
-    /// `base` (the client's own scope) or `tenant` (a scoped token).
-    pub scope: String,
-}
-
-/// A resource whose status a commit changed (`to: None`: it was deleted).
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct StatusChange {
-    pub tenant: String,
-    pub id: String,
-    pub name: String,
-    pub from: Option<AggregateStatus>,
-    pub to: Option<AggregateStatus>,
-}
+use crate::acronis::model::{AggregateStatus, Policy, Timestamp};
+use crate::model::{LiveAlert, StoredResource, Watch};
 
 /// The key prefix of a tenant: its 8-byte number from the `tenant_keys` tree.
 pub(super) fn tenant_prefix(tenant_key: u64) -> [u8; 8] {

@@ -3,8 +3,8 @@
 use std::path::Path;
 use std::time::Duration;
 
-use acronis_watch::alerts::OutboxItem;
 use acronis_watch::config::ChannelConfig;
+use acronis_watch::model::OutboxItem;
 use acronis_watch::notify::{Channel, SendError};
 use serde_json::json;
 

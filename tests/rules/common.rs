@@ -79,9 +79,8 @@ impl Bench {
         std::fs::write(self.work.path().join("rules").join(file), text).unwrap();
     }
 
-    /// `once --now T`, which must succeed. Exit 0 today; SPEC §2 says 3 while
-    /// notifications stay undelivered, and delivery (a later issue) cannot reach the
-    /// dummy channel URLs, so 3 is accepted too. 1 and 2 fail the test.
+    /// `once --now T`, which must succeed: exit 0, or 3 (SPEC §2) while notifications
+    /// stay undelivered, as they do for the dummy channel URLs. 1 and 2 fail the test.
     pub async fn once(&self, now: DateTime<Utc>) -> Output {
         let out = self.once_raw(now).await;
         assert!(

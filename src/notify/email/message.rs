@@ -8,7 +8,7 @@ use lettre::Message;
 use lettre::message::header::{Header, HeaderName, HeaderValue};
 use lettre::message::{Mailbox, MultiPart};
 
-use crate::alerts::OutboxItem;
+use crate::model::OutboxItem;
 
 /// `Auto-Submitted: auto-generated`.
 #[derive(Debug, Clone)]
@@ -83,8 +83,8 @@ fn one_line(subject: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::alerts::{NotifyStatus, RuleInfo};
-    use crate::rules::Severity;
+    use crate::model::Severity;
+    use crate::model::{AlertStatus, RuleInfo};
 
     fn item() -> OutboxItem {
         let at = "2026-11-23T10:00:00Z".parse().unwrap();
@@ -96,7 +96,7 @@ mod tests {
                 description: String::new(),
                 severity: Severity::Critical,
             },
-            status: NotifyStatus::Firing,
+            status: AlertStatus::Firing,
             alerts: Vec::new(),
             more: 0,
             created_at: at,

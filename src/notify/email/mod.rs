@@ -28,8 +28,8 @@ use secrecy::ExposeSecret;
 
 use super::http::Who;
 use super::{Delivered, Rendered, SendError};
-use crate::alerts::OutboxItem;
 use crate::config::{SmtpSecurity, SmtpUrl};
+use crate::model::OutboxItem;
 
 /// How long one send (connect, TLS, login, the message and its reply) may take.
 pub const SMTP_TIMEOUT: Duration = Duration::from_secs(60);

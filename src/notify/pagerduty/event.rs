@@ -8,8 +8,8 @@
 
 use serde_json::{Map, Value};
 
-use crate::alerts::{NotifyStatus, OutboxItem};
 use crate::config::fnv1a64;
+use crate::model::{AlertStatus, OutboxItem};
 
 /// PagerDuty's limit on `dedup_key`.
 pub const MAX_DEDUP_KEY: usize = 255;
@@ -37,10 +37,10 @@ pub fn event(routing_key: &str, item: &OutboxItem, rendered: &Value) -> Result<V
     event.insert("routing_key".into(), Value::from(routing_key));
     event.insert("dedup_key".into(), Value::from(dedup_key(&alert.key)));
     match item.status {
-        NotifyStatus::Resolved => {
+        AlertStatus::Resolved => {
             event.insert("event_action".into(), Value::from("resolve"));
         }
-        NotifyStatus::Firing => {
+        AlertStatus::Firing => {
             event.insert("event_action".into(), Value::from("trigger"));
             let (payload, extras) = split(rendered)?;
             let mut payload = payload.clone();
@@ -101,11 +101,11 @@ fn truncate_chars(s: &mut String, max: usize) {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::alerts::{AlertSnapshot, ResourceRef, RuleInfo, TenantRef};
-    use crate::rules::Severity;
+    use crate::model::Severity;
+    use crate::model::{AlertSnapshot, ResourceRef, RuleInfo, TenantRef};
     use serde_json::json;
 
-    fn item(status: NotifyStatus, keys: &[&str]) -> OutboxItem {
+    fn item(status: AlertStatus, keys: &[&str]) -> OutboxItem {
         let at = "2026-11-23T10:00:00Z".parse().unwrap();
         OutboxItem {
             id: 1,
@@ -160,7 +160,7 @@ mod tests {
             "links": [{"href": "https://console.example", "text": "Console"}],
             "unknown": 1
         });
-        let e = event("KEY", &item(NotifyStatus::Firing, &["rule/t/r"]), &rendered).unwrap();
+        let e = event("KEY", &item(AlertStatus::Firing, &["rule/t/r"]), &rendered).unwrap();
         assert_eq!(
             e,
             json!({
@@ -176,14 +176,14 @@ mod tests {
     #[test]
     fn a_rendering_may_be_the_payload_itself() {
         let rendered = json!({"summary": "s", "source": "R", "severity": "warning"});
-        let e = event("KEY", &item(NotifyStatus::Firing, &["k"]), &rendered).unwrap();
+        let e = event("KEY", &item(AlertStatus::Firing, &["k"]), &rendered).unwrap();
         assert_eq!(e["payload"], rendered);
     }
 
     #[test]
     fn resolve_carries_no_payload() {
         let rendered = json!({"payload": {"summary": "s"}});
-        let e = event("KEY", &item(NotifyStatus::Resolved, &["k"]), &rendered).unwrap();
+        let e = event("KEY", &item(AlertStatus::Resolved, &["k"]), &rendered).unwrap();
         assert_eq!(
             e,
             json!({"routing_key": "KEY", "event_action": "resolve", "dedup_key": "k"})
@@ -193,7 +193,7 @@ mod tests {
     #[test]
     fn summary_is_cut_to_pagerdutys_limit() {
         let rendered = json!({"payload": {"summary": "é".repeat(2000)}});
-        let e = event("KEY", &item(NotifyStatus::Firing, &["k"]), &rendered).unwrap();
+        let e = event("KEY", &item(AlertStatus::Firing, &["k"]), &rendered).unwrap();
         assert_eq!(
             e["payload"]["summary"].as_str().unwrap().chars().count(),
             MAX_SUMMARY
@@ -203,12 +203,12 @@ mod tests {
     #[test]
     fn only_single_alert_items_and_object_payloads() {
         let rendered = json!({"payload": {}});
-        assert!(event("K", &item(NotifyStatus::Firing, &[]), &rendered).is_err());
-        assert!(event("K", &item(NotifyStatus::Firing, &["a", "b"]), &rendered).is_err());
-        let mut more = item(NotifyStatus::Firing, &["a"]);
+        assert!(event("K", &item(AlertStatus::Firing, &[]), &rendered).is_err());
+        assert!(event("K", &item(AlertStatus::Firing, &["a", "b"]), &rendered).is_err());
+        let mut more = item(AlertStatus::Firing, &["a"]);
         more.more = 1;
         assert!(event("K", &more, &rendered).is_err());
-        let one = item(NotifyStatus::Firing, &["a"]);
+        let one = item(AlertStatus::Firing, &["a"]);
         assert!(event("K", &one, &json!([1])).is_err());
         assert!(event("K", &one, &json!({"payload": "text"})).is_err());
     }

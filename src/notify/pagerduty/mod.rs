@@ -14,8 +14,8 @@ use secrecy::{ExposeSecret, SecretString};
 
 use super::http::{self, Accept, Who};
 use super::{Delivered, Rendered, SendError};
-use crate::alerts::OutboxItem;
 use crate::config::SecretUrl;
+use crate::model::OutboxItem;
 
 /// Statuses that mean PagerDuty took the event.
 pub(crate) const SUCCESS: Accept = Accept::Codes(&[202]);

@@ -8,7 +8,7 @@ use serde_json::{Value, json};
 
 use super::context::{alert, rfc3339};
 use crate::alerts::human_duration;
-use crate::alerts::{AlertSnapshot, RuleInfo, TenantRef};
+use crate::model::{AlertSnapshot, RuleInfo, TenantRef};
 
 /// Everything one tenant's digest shows.
 #[derive(Debug, Clone, PartialEq)]

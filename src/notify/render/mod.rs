@@ -32,8 +32,8 @@ use handlebars::{Context, Handlebars, Template};
 use serde_json::Value;
 
 use super::Rendered;
-use crate::alerts::OutboxItem;
 use crate::config::{ChannelConfig, Config};
+use crate::model::OutboxItem;
 pub use context::{NotificationContext, rfc3339};
 pub use digest::{Changes, DigestContext, DigestMachine, DigestProblem, Totals};
 use escape::Flavor;

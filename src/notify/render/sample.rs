@@ -6,10 +6,11 @@
 use chrono::{DateTime, Duration, TimeZone, Utc};
 
 use super::digest::{Changes, DigestContext, DigestMachine, DigestProblem, Totals};
-use crate::alerts::{
-    AlertSnapshot, NotifyStatus, OutboxItem, PolicySnapshot, ResourceRef, RuleInfo, TenantRef,
+use crate::model::{
+    AlertSnapshot, AlertStatus, OutboxItem, PolicySnapshot, ResourceRef, RuleInfo, Severity,
+    TenantRef,
 };
-use crate::rules::{Condition, Rule, Severity};
+use crate::rules::{Condition, Rule};
 
 /// The instant samples are rendered at: Monday 2 March 2026, 09:30 UTC.
 pub fn now() -> DateTime<Utc> {
@@ -47,7 +48,7 @@ pub fn alert(
     rule: &RuleInfo,
     i: usize,
     policy: Option<&str>,
-    status: NotifyStatus,
+    status: AlertStatus,
     now: DateTime<Utc>,
 ) -> AlertSnapshot {
     let name = format!(
@@ -61,7 +62,7 @@ pub fn alert(
     );
     let (tenant_id, tenant_name) = TENANTS[i % TENANTS.len()];
     let fired_at = now - Duration::minutes(12 + 47 * i as i64);
-    let resolved = status == NotifyStatus::Resolved;
+    let resolved = status == AlertStatus::Resolved;
     let policy = policy.map(|kind| PolicySnapshot {
         kind: kind.into(),
         last_run: Some(now - Duration::hours(7)),
@@ -121,7 +122,7 @@ pub fn alert(
 pub fn item(
     rule: RuleInfo,
     policy: Option<&str>,
-    status: NotifyStatus,
+    status: AlertStatus,
     count: usize,
     listed: usize,
     now: DateTime<Utc>,
@@ -153,7 +154,7 @@ pub fn items(now: DateTime<Utc>) -> Vec<OutboxItem> {
         description: "No successful backup for more than 26 hours".into(),
         severity: Severity::Warning,
     };
-    let mut grouped = item(critical.clone(), None, NotifyStatus::Firing, 3, 3, now);
+    let mut grouped = item(critical.clone(), None, AlertStatus::Firing, 3, 3, now);
     grouped.alerts[1].policy = Some(PolicySnapshot {
         kind: "policy.backup.machine".into(),
         last_run: None,
@@ -163,16 +164,16 @@ pub fn items(now: DateTime<Utc>) -> Vec<OutboxItem> {
     grouped.alerts[2].repeat = true;
     grouped.alerts[2].previous_status = None;
     grouped.alerts[2].resource.agent_id = None;
-    let mut repeat = item(critical.clone(), None, NotifyStatus::Firing, 1, 1, now);
+    let mut repeat = item(critical.clone(), None, AlertStatus::Firing, 1, 1, now);
     repeat.alerts[0].repeat = true;
     vec![
-        item(critical.clone(), None, NotifyStatus::Firing, 1, 1, now),
+        item(critical.clone(), None, AlertStatus::Firing, 1, 1, now),
         grouped,
-        item(critical, None, NotifyStatus::Resolved, 2, 2, now),
+        item(critical, None, AlertStatus::Resolved, 2, 2, now),
         item(
             stale.clone(),
             Some("policy.backup.machine"),
-            NotifyStatus::Firing,
+            AlertStatus::Firing,
             7,
             2,
             now,
@@ -180,7 +181,7 @@ pub fn items(now: DateTime<Utc>) -> Vec<OutboxItem> {
         item(
             stale,
             Some("policy.backup.machine"),
-            NotifyStatus::Resolved,
+            AlertStatus::Resolved,
             1,
             1,
             now,
@@ -204,9 +205,9 @@ pub fn for_rule(rule: &Rule, now: DateTime<Utc>) -> Vec<OutboxItem> {
         }
     };
     let n = if rule.group_window.is_zero() { 1 } else { 3 };
-    let mut out = vec![item(info.clone(), policy, NotifyStatus::Firing, n, n, now)];
+    let mut out = vec![item(info.clone(), policy, AlertStatus::Firing, n, n, now)];
     if rule.resolve {
-        out.push(item(info, policy, NotifyStatus::Resolved, 1, 1, now));
+        out.push(item(info, policy, AlertStatus::Resolved, 1, 1, now));
     }
     out
 }
@@ -248,7 +249,7 @@ pub fn digest(now: DateTime<Utc>) -> DigestContext {
     machines.sort_by_key(|m| !m.problem);
     let mut problems = vec![
         DigestProblem {
-            alert: alert(&critical, 2, None, NotifyStatus::Firing, now),
+            alert: alert(&critical, 2, None, AlertStatus::Firing, now),
             rule: critical,
         },
         DigestProblem {
@@ -256,7 +257,7 @@ pub fn digest(now: DateTime<Utc>) -> DigestContext {
                 &stale,
                 3,
                 Some("policy.backup.machine"),
-                NotifyStatus::Firing,
+                AlertStatus::Firing,
                 now,
             ),
             rule: stale,

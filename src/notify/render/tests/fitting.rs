@@ -5,7 +5,7 @@ use super::*;
 /// 250 alerts (200 listed, 50 only counted) whose names and summaries are 10 KB each.
 fn huge() -> OutboxItem {
     let now = sample::now();
-    let mut item = sample::item(critical(), None, NotifyStatus::Firing, 250, 200, now);
+    let mut item = sample::item(critical(), None, AlertStatus::Firing, 250, 200, now);
     for (i, a) in item.alerts.iter_mut().enumerate() {
         a.resource.name = format!("{i}-{}", "N&<".repeat(3400));
         a.tenant.name = "T".repeat(10_000);
@@ -36,7 +36,7 @@ fn slack_fits_50_blocks_and_3000_characters_per_text() {
         sample::item(
             critical(),
             None,
-            NotifyStatus::Firing,
+            AlertStatus::Firing,
             250,
             200,
             sample::now(),
@@ -81,7 +81,7 @@ fn teams_fits_20_kb() {
         sample::item(
             critical(),
             None,
-            NotifyStatus::Firing,
+            AlertStatus::Firing,
             250,
             200,
             sample::now(),
@@ -124,7 +124,7 @@ fn pagerduty_summary_fits_1024_characters() {
 
 #[test]
 fn more_counts_alerts_not_even_stored() {
-    let item = sample::item(critical(), None, NotifyStatus::Firing, 9, 2, sample::now());
+    let item = sample::item(critical(), None, AlertStatus::Firing, 9, 2, sample::now());
     let v = json_of(
         shipped()
             .render(&channel("ticketing"), &item, sample::now())
@@ -138,7 +138,7 @@ fn more_counts_alerts_not_even_stored() {
 
 #[test]
 fn since_is_measured_at_render_time() {
-    let item = sample::item(critical(), None, NotifyStatus::Firing, 1, 1, sample::now());
+    let item = sample::item(critical(), None, AlertStatus::Firing, 1, 1, sample::now());
     let later = sample::now() + chrono::Duration::minutes(90);
     let v = json_of(
         shipped()
@@ -162,7 +162,7 @@ fn teams_cards_validate_against_the_adaptive_card_1_4_schema() {
     items.push(sample::item(
         critical(),
         None,
-        NotifyStatus::Firing,
+        AlertStatus::Firing,
         250,
         200,
         sample::now(),

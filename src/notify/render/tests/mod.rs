@@ -12,9 +12,9 @@ use std::path::Path;
 use serde_json::{Value, json};
 
 use super::*;
-use crate::alerts::{NotifyStatus, RuleInfo};
 use crate::config::ChannelConfig;
-use crate::rules::Severity;
+use crate::model::Severity;
+use crate::model::{AlertStatus, RuleInfo};
 
 const CONFIG: &str = r#"
 [acronis]

@@ -7,7 +7,7 @@ use crate::notify::render::source::SHIPPED;
 
 const EVIL: &str = r#"<!channel> & "x" <script>alert(1)</script> {{evil}}"#;
 
-fn evil_item(status: NotifyStatus) -> OutboxItem {
+fn evil_item(status: AlertStatus) -> OutboxItem {
     let now = sample::now();
     let mut item = sample::item(critical(), Some("policy.backup.machine"), status, 3, 3, now);
     for a in &mut item.alerts {
@@ -32,7 +32,7 @@ fn strings(v: &Value, out: &mut Vec<String>) {
 #[test]
 fn hostile_names_break_no_format() {
     let r = shipped();
-    for status in [NotifyStatus::Firing, NotifyStatus::Resolved] {
+    for status in [AlertStatus::Firing, AlertStatus::Resolved] {
         let item = evil_item(status);
         for name in ["noc-slack", "noc-teams", "oncall", "ticketing"] {
             // Rendered::Json means the output parsed as JSON.
@@ -75,7 +75,7 @@ fn slack_escaping_leaves_the_template_own_markup_alone() {
     let v = json_of(
         r.render(
             &channel("noc-slack"),
-            &evil_item(NotifyStatus::Firing),
+            &evil_item(AlertStatus::Firing),
             sample::now(),
         )
         .unwrap(),
@@ -89,7 +89,7 @@ fn slack_escaping_leaves_the_template_own_markup_alone() {
 
 #[test]
 fn a_newline_in_a_name_does_not_split_the_subject() {
-    let mut item = sample::item(critical(), None, NotifyStatus::Firing, 1, 1, sample::now());
+    let mut item = sample::item(critical(), None, AlertStatus::Firing, 1, 1, sample::now());
     item.alerts[0].resource.name = "SQL-01\r\nBcc: victim@example.com".into();
     let (subject, ..) = email_of(
         shipped()

@@ -7,7 +7,7 @@ use super::*;
 /// The fixed cases every shipped template is snapshotted with.
 fn cases() -> Vec<(&'static str, OutboxItem)> {
     let now = sample::now();
-    let mut grouped = sample::item(critical(), None, NotifyStatus::Firing, 3, 3, now);
+    let mut grouped = sample::item(critical(), None, AlertStatus::Firing, 3, 3, now);
     grouped.alerts[2].repeat = true;
     let stale = RuleInfo {
         name: "backup-stale".into(),
@@ -17,23 +17,23 @@ fn cases() -> Vec<(&'static str, OutboxItem)> {
     vec![
         (
             "firing_single",
-            sample::item(critical(), None, NotifyStatus::Firing, 1, 1, now),
+            sample::item(critical(), None, AlertStatus::Firing, 1, 1, now),
         ),
         ("firing_grouped_3", grouped),
         (
             "firing_grouped_250",
-            sample::item(critical(), None, NotifyStatus::Firing, 250, 200, now),
+            sample::item(critical(), None, AlertStatus::Firing, 250, 200, now),
         ),
         (
             "resolved",
-            sample::item(critical(), None, NotifyStatus::Resolved, 2, 2, now),
+            sample::item(critical(), None, AlertStatus::Resolved, 2, 2, now),
         ),
         (
             "policy_stale",
             sample::item(
                 stale,
                 Some("policy.backup.machine"),
-                NotifyStatus::Firing,
+                AlertStatus::Firing,
                 1,
                 1,
                 now,
@@ -175,7 +175,7 @@ when.status = ["critical"]
     assert_eq!(stale.len(), 2);
     assert_eq!(
         (stale[0].alerts.len(), stale[1].status),
-        (3, NotifyStatus::Resolved)
+        (3, AlertStatus::Resolved)
     );
     assert!(stale[0].alerts.iter().all(|a| a.policy.is_some()));
     let critical = sample::for_rule(rules.next().unwrap(), sample::now());

@@ -7,7 +7,8 @@ use std::sync::Arc;
 use proptest::prelude::*;
 
 use super::*;
-use crate::alerts::{Evaluator, OutboxItem};
+use crate::alerts::AlertSettings;
+use crate::model::OutboxItem;
 use crate::rules::RuleSet;
 use crate::rules::tests::{h, machine, status_rule, t};
 
@@ -34,9 +35,9 @@ fn store_with(n: usize) -> (tempfile::TempDir, Store) {
     let store = Store::open(dir.path(), 4).unwrap();
     let mut rule = status_rule(&["critical"]);
     rule.notify = vec!["a".into(), "b".into()];
-    let eval = Evaluator {
+    let eval = AlertSettings {
         rules: Arc::new(RuleSet { rules: vec![rule] }),
-        ..Evaluator::default()
+        ..AlertSettings::default()
     };
     let page = PageCommit {
         tenant: "tenant-1".into(),
@@ -45,9 +46,7 @@ fn store_with(n: usize) -> (tempfile::TempDir, Store) {
             .collect(),
         ..Default::default()
     };
-    store
-        .commit_page(&page, &eval, t("2026-11-23T12:00:00Z"))
-        .unwrap();
+    commit_page(&store, &page, &eval, t("2026-11-23T12:00:00Z")).unwrap();
     (dir, store)
 }
 

@@ -5,28 +5,11 @@
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
-use crate::rules::Severity;
+use super::{AlertStatus, Severity};
 
 /// Most alerts an outbox item lists in full; beyond it they are only counted (no
 /// channel shows more than a few dozen: Slack's 50 blocks, Teams' 20 KB).
 pub const MAX_ITEM_ALERTS: usize = 200;
-
-/// `firing` or `resolved`: the template context's `status`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum NotifyStatus {
-    Firing,
-    Resolved,
-}
-
-impl NotifyStatus {
-    pub fn as_str(&self) -> &'static str {
-        match self {
-            NotifyStatus::Firing => "firing",
-            NotifyStatus::Resolved => "resolved",
-        }
-    }
-}
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct RuleInfo {
@@ -88,7 +71,7 @@ pub struct OutboxItem {
     pub id: u64,
     pub channel: String,
     pub rule: RuleInfo,
-    pub status: NotifyStatus,
+    pub status: AlertStatus,
     /// The alerts, in the order they joined (at most [`MAX_ITEM_ALERTS`]).
     pub alerts: Vec<AlertSnapshot>,
     /// Alerts beyond `alerts`, counted only ("... and N more").
@@ -117,6 +100,31 @@ pub struct DigestMail {
 }
 
 impl OutboxItem {
+    /// A new item for `channel`, with no alerts yet and no id (the store gives it one
+    /// when it is queued): due at `now`, or when its group's window closes.
+    pub fn new(
+        channel: &str,
+        rule: RuleInfo,
+        status: AlertStatus,
+        now: DateTime<Utc>,
+        open_until: Option<DateTime<Utc>>,
+    ) -> OutboxItem {
+        OutboxItem {
+            id: 0,
+            channel: channel.to_string(),
+            rule,
+            status,
+            alerts: Vec::new(),
+            more: 0,
+            created_at: now,
+            open_until,
+            attempts: 0,
+            next_attempt_at: open_until.unwrap_or(now),
+            last_error: None,
+            digest: None,
+        }
+    }
+
     /// Alerts in the message, listed or counted.
     pub fn count(&self) -> usize {
         self.alerts.len() + self.more
@@ -133,4 +141,13 @@ impl OutboxItem {
             self.more += 1;
         }
     }
+}
+
+/// The group an alert's notification joins for one channel: firings (or resolutions)
+/// of one rule within its `group_window` are one message.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct GroupKey {
+    pub rule: String,
+    pub channel: String,
+    pub status: AlertStatus,
 }

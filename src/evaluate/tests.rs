@@ -1,4 +1,4 @@
-//! The evaluation transactions against a real sled directory: deadlines fire
+//! The evaluate stage against a real sled directory: deadlines fire
 //! without a resource change, index entries follow resources exactly, groups collect
 //! a storm into one item per channel, a rule change re-evaluates everything.
 
@@ -9,14 +9,38 @@ use std::time::Duration;
 use chrono::{DateTime, Utc};
 
 use super::*;
-use crate::alerts::{AlertStatus, Evaluator, NotifyStatus, OutboxItem};
+use crate::alerts::AlertSettings;
+use crate::model::{AlertStatus, OutboxItem, PageCommit, StoredResource, TenantPoll};
 use crate::rules::tests::{backup, h, machine, stale_rule, status_rule, t};
 use crate::rules::{Rule, RuleSet};
+use crate::state::Store;
 
-fn eval(rules: Vec<Rule>) -> Evaluator {
-    Evaluator {
+/// [`run_deadlines`], its batches gathered.
+pub(crate) fn deadlines(
+    store: &Store,
+    settings: &AlertSettings,
+    now: DateTime<Utc>,
+) -> Result<CommitReport, crate::state::StateError> {
+    let mut all = CommitReport::default();
+    run_deadlines(store, settings, now, |done| all.absorb(done))?;
+    Ok(all)
+}
+
+/// [`recheck_all`], its batches gathered; None if nothing had changed.
+pub(crate) fn recheck(
+    store: &Store,
+    settings: &AlertSettings,
+    now: DateTime<Utc>,
+) -> Result<Option<CommitReport>, crate::state::StateError> {
+    let mut all = CommitReport::default();
+    let ran = recheck_all(store, settings, now, |done| all.absorb(done))?;
+    Ok(ran.then_some(all))
+}
+
+fn eval(rules: Vec<Rule>) -> AlertSettings {
+    AlertSettings {
         rules: Arc::new(RuleSet { rules }),
-        ..Evaluator::default()
+        ..AlertSettings::default()
     }
 }
 
@@ -44,21 +68,21 @@ fn a_stale_backup_fires_at_its_deadline_without_any_poll() {
     let store = Store::open(dir.path(), 4).unwrap();
     let ev = eval(vec![stale_rule(26)]);
     let success = t("2026-11-20T00:00:00Z");
-    store
-        .commit_page(
-            &page(vec![stale_machine("a", success)]),
-            &ev,
-            success + h(1),
-        )
-        .unwrap();
+    commit_page(
+        &store,
+        &page(vec![stale_machine("a", success)]),
+        &ev,
+        success + h(1),
+    )
+    .unwrap();
     assert_eq!(store.deadline_count(), 1);
     assert_eq!(store.next_deadline().unwrap(), Some(success + h(26)));
 
-    let early = store.run_deadlines(&ev, success + h(25)).unwrap();
+    let early = deadlines(&store, &ev, success + h(25)).unwrap();
     assert_eq!(early.resources, 0, "a tick reads only due entries");
     assert!(outbox(&store).is_empty());
 
-    let due = store.run_deadlines(&ev, success + h(26)).unwrap();
+    let due = deadlines(&store, &ev, success + h(26)).unwrap();
     assert_eq!((due.resources, due.enqueued), (1, 1));
     let alert = store.alerts().next().unwrap().unwrap();
     assert_eq!(alert.status, AlertStatus::Firing);
@@ -76,14 +100,10 @@ fn an_entry_left_early_moves_on_when_due_and_the_deadline_still_fires_on_time() 
     let store = Store::open(dir.path(), 4).unwrap();
     let ev = eval(vec![stale_rule(26)]);
     let first = t("2026-11-20T00:00:00Z");
-    store
-        .commit_page(&page(vec![stale_machine("a", first)]), &ev, first)
-        .unwrap();
+    commit_page(&store, &page(vec![stale_machine("a", first)]), &ev, first).unwrap();
     // The next day's backup succeeded: the deadline moves a day later.
     let second = first + h(24);
-    store
-        .commit_page(&page(vec![stale_machine("a", second)]), &ev, second)
-        .unwrap();
+    commit_page(&store, &page(vec![stale_machine("a", second)]), &ev, second).unwrap();
     assert_eq!(store.deadline_count(), 1, "still one entry per resource");
     assert_eq!(
         store.next_deadline().unwrap(),
@@ -91,7 +111,7 @@ fn an_entry_left_early_moves_on_when_due_and_the_deadline_still_fires_on_time() 
         "left early"
     );
 
-    let moved = store.run_deadlines(&ev, first + h(26)).unwrap();
+    let moved = deadlines(&store, &ev, first + h(26)).unwrap();
     assert_eq!(
         (moved.resources, moved.enqueued),
         (1, 0),
@@ -99,7 +119,7 @@ fn an_entry_left_early_moves_on_when_due_and_the_deadline_still_fires_on_time() 
     );
     assert_eq!(store.next_deadline().unwrap(), Some(second + h(26)));
 
-    let fired = store.run_deadlines(&ev, second + h(26)).unwrap();
+    let fired = deadlines(&store, &ev, second + h(26)).unwrap();
     assert_eq!(fired.enqueued, 1);
 }
 
@@ -109,13 +129,15 @@ fn a_deadline_moving_earlier_moves_its_entry_and_deletion_removes_it() {
     let store = Store::open(dir.path(), 4).unwrap();
     let ev = eval(vec![stale_rule(26)]);
     let now = t("2026-11-20T00:00:00Z");
-    store
-        .commit_page(&page(vec![stale_machine("a", now)]), &ev, now)
-        .unwrap();
+    commit_page(&store, &page(vec![stale_machine("a", now)]), &ev, now).unwrap();
     // An older success than recorded (a restore of the record): earlier deadline.
-    store
-        .commit_page(&page(vec![stale_machine("a", now - h(10))]), &ev, now)
-        .unwrap();
+    commit_page(
+        &store,
+        &page(vec![stale_machine("a", now - h(10))]),
+        &ev,
+        now,
+    )
+    .unwrap();
     assert_eq!(store.next_deadline().unwrap(), Some(now + h(16)));
     assert_eq!(store.deadline_count(), 1);
 
@@ -124,7 +146,7 @@ fn a_deadline_moving_earlier_moves_its_entry_and_deletion_removes_it() {
         deletes: vec!["a".into()],
         ..Default::default()
     };
-    store.commit_page(&delete, &ev, now).unwrap();
+    commit_page(&store, &delete, &ev, now).unwrap();
     assert_eq!(store.deadline_count(), 0);
 }
 
@@ -135,7 +157,7 @@ fn a_storm_is_one_grouped_item_per_channel_and_one_page_per_alert() {
     let mut rule = status_rule(&["critical"]);
     rule.notify = vec!["chat".into(), "pager".into()];
     rule.group_window = Duration::from_secs(30);
-    let ev = Evaluator {
+    let ev = AlertSettings {
         ungrouped: Arc::new(HashSet::from(["pager".to_string()])),
         ..eval(vec![rule])
     };
@@ -143,22 +165,26 @@ fn a_storm_is_one_grouped_item_per_channel_and_one_page_per_alert() {
     let first: Vec<_> = (0..150)
         .map(|i| machine(&format!("m{i:03}"), "critical"))
         .collect();
-    store.commit_page(&page(first), &ev, now).unwrap();
+    commit_page(&store, &page(first), &ev, now).unwrap();
     // Ten seconds later, inside the window, another page of the same storm.
     let second: Vec<_> = (150..250)
         .map(|i| machine(&format!("m{i:03}"), "critical"))
         .collect();
-    store
-        .commit_page(&page(second), &ev, now + chrono::Duration::seconds(10))
-        .unwrap();
+    commit_page(
+        &store,
+        &page(second),
+        &ev,
+        now + chrono::Duration::seconds(10),
+    )
+    .unwrap();
 
     let items = outbox(&store);
     let chat: Vec<_> = items.iter().filter(|i| i.channel == "chat").collect();
     assert_eq!(chat.len(), 1, "one message for the whole storm");
     assert_eq!(chat[0].count(), 250);
-    assert_eq!(chat[0].alerts.len(), crate::alerts::MAX_ITEM_ALERTS);
+    assert_eq!(chat[0].alerts.len(), crate::model::MAX_ITEM_ALERTS);
     assert_eq!(chat[0].more, 50);
-    assert_eq!(chat[0].status, NotifyStatus::Firing);
+    assert_eq!(chat[0].status, AlertStatus::Firing);
     assert_eq!(
         chat[0].next_attempt_at,
         now + chrono::Duration::seconds(30),
@@ -177,9 +203,7 @@ fn a_storm_is_one_grouped_item_per_channel_and_one_page_per_alert() {
     assert_eq!(chat[0].count(), 250, "closing keeps every alert");
 
     // After the window a new firing starts a new group.
-    store
-        .commit_page(&page(vec![machine("late", "critical")]), &ev, later)
-        .unwrap();
+    commit_page(&store, &page(vec![machine("late", "critical")]), &ev, later).unwrap();
     let chat = outbox(&store)
         .into_iter()
         .filter(|i| i.channel == "chat")
@@ -193,26 +217,26 @@ fn a_rule_change_re_evaluates_every_resource_once() {
     let store = Store::open(dir.path(), 4).unwrap();
     let now = t("2026-11-23T12:00:00Z");
     let r = stale_machine("a", now - h(30));
-    let lenient = Evaluator {
+    let lenient = AlertSettings {
         fingerprint: 1,
         ..eval(vec![stale_rule(48)])
     };
     assert!(
-        store.sync_evaluation(&lenient, now).unwrap().is_some(),
+        recheck(&store, &lenient, now).unwrap().is_some(),
         "first run records it"
     );
-    store.commit_page(&page(vec![r]), &lenient, now).unwrap();
+    commit_page(&store, &page(vec![r]), &lenient, now).unwrap();
     assert!(store.alerts().next().is_none());
     assert!(
-        store.sync_evaluation(&lenient, now).unwrap().is_none(),
+        recheck(&store, &lenient, now).unwrap().is_none(),
         "unchanged: no work"
     );
 
-    let strict = Evaluator {
+    let strict = AlertSettings {
         fingerprint: 2,
         ..eval(vec![stale_rule(26)])
     };
-    let done = store.sync_evaluation(&strict, now).unwrap().unwrap();
+    let done = recheck(&store, &strict, now).unwrap().unwrap();
     assert_eq!(done.resources, 1);
     let alert = store.alerts().next().unwrap().unwrap();
     assert_eq!(
@@ -221,10 +245,7 @@ fn a_rule_change_re_evaluates_every_resource_once() {
         "fires under the new threshold"
     );
     assert_eq!(
-        store
-            .sync_evaluation(&strict, now)
-            .unwrap()
-            .map(|d| d.resources),
+        recheck(&store, &strict, now).unwrap().map(|d| d.resources),
         None
     );
 }
@@ -241,11 +262,11 @@ fn the_watermark_commits_with_the_alerts_it_covers() {
         last_full_resync: crate::acronis::model::Timestamp(now),
         last_poll: crate::acronis::model::Timestamp(now),
     });
-    store.commit_page(&last, &ev, now).unwrap();
+    commit_page(&store, &last, &ev, now).unwrap();
     assert!(store.tenant_poll("tenant-1").unwrap().is_some());
     assert_eq!(store.alerts().count(), 1);
     assert_eq!(outbox(&store).len(), 1);
     // A re-read of the same page (a crash before the next poll) duplicates nothing.
-    store.commit_page(&last, &ev, now + h(1)).unwrap();
+    commit_page(&store, &last, &ev, now + h(1)).unwrap();
     assert_eq!(outbox(&store).len(), 1);
 }

@@ -1,5 +1,14 @@
+//! The store against a real sled directory: opening, schema checks, encodings, keys,
+//! tenants; `delivery.rs` the outbox as delivery sees it; `counts.rs` the counts the
+//! evaluation transactions keep.
+
+mod counts;
+mod delivery;
+
 use super::*;
 use crate::acronis::model::{AggregateStatus, Timestamp};
+use crate::evaluate::commit_page;
+use crate::model::{PageCommit, StoredResource, TenantPoll, TenantRecord};
 
 fn resource(tenant: &str, id: &str, status: &str, epoch: i64) -> StoredResource {
     StoredResource {
@@ -127,8 +136,7 @@ fn commits_report_status_changes_and_deletions() {
         ..Default::default()
     };
     assert!(
-        store
-            .commit_page(&first, &none(), t0())
+        commit_page(&store, &first, &none(), t0())
             .unwrap()
             .changes
             .is_empty(),
@@ -145,7 +153,7 @@ fn commits_report_status_changes_and_deletions() {
         deletes: vec!["b".into(), "never-stored".into()],
         poll: Some(poll.clone()),
     };
-    let changes = store.commit_page(&second, &none(), t0()).unwrap().changes;
+    let changes = commit_page(&store, &second, &none(), t0()).unwrap().changes;
     assert_eq!(changes.len(), 2);
     assert_eq!(changes[0].to, Some(AggregateStatus::Critical));
     assert_eq!(changes[1].to, None);
@@ -169,7 +177,7 @@ fn sweeps_find_only_resources_older_than_the_epoch_and_only_in_their_tenant() {
             upserts: vec![resource(tenant, id, "idle", epoch)],
             ..Default::default()
         };
-        store.commit_page(&page, &none(), t0()).unwrap();
+        commit_page(&store, &page, &none(), t0()).unwrap();
     }
     assert_eq!(
         store.unseen_since("t1", 9).unwrap(),
@@ -277,7 +285,7 @@ fn tenants_keep_their_numbers_across_reopening() {
                 upserts: vec![resource(t, "x", "idle", 1)],
                 ..Default::default()
             };
-            store.commit_page(&page, &none(), t0()).unwrap();
+            commit_page(&store, &page, &none(), t0()).unwrap();
         }
     }
     let store = reopen(dir.path());
@@ -286,7 +294,7 @@ fn tenants_keep_their_numbers_across_reopening() {
         upserts: vec![resource("tenant-a", "x", "error", 1)],
         ..Default::default()
     };
-    let changes = store.commit_page(&page, &none(), t0()).unwrap().changes;
+    let changes = commit_page(&store, &page, &none(), t0()).unwrap().changes;
     assert_eq!(
         changes.len(),
         1,
@@ -314,8 +322,8 @@ fn the_tenant_directory_is_replaced_not_accumulated() {
 }
 
 /// No rules: commits only store.
-fn none() -> crate::alerts::Evaluator {
-    crate::alerts::Evaluator::default()
+fn none() -> crate::alerts::AlertSettings {
+    crate::alerts::AlertSettings::default()
 }
 
 fn t0() -> chrono::DateTime<chrono::Utc> {

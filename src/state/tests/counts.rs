@@ -8,19 +8,22 @@ use chrono::{DateTime, Utc};
 use proptest::prelude::*;
 
 use super::*;
-use crate::alerts::Evaluator;
+use crate::alerts::AlertSettings;
+use crate::evaluate::forget_tenant;
+use crate::evaluate::tests::{deadlines, recheck};
+use crate::model::Severity;
 use crate::rules::tests::{backup, h, machine, stale_rule, status_rule, t};
-use crate::rules::{Rule, RuleSet, Severity};
+use crate::rules::{Rule, RuleSet};
 
-fn eval(rules: Vec<Rule>) -> Evaluator {
-    Evaluator {
+fn eval(rules: Vec<Rule>) -> AlertSettings {
+    AlertSettings {
         rules: Arc::new(RuleSet { rules }),
-        ..Evaluator::default()
+        ..AlertSettings::default()
     }
 }
 
 /// The rules of the `n`th rule set: they differ in what fires and at what severity.
-fn rules(n: u8) -> Evaluator {
+fn rules(n: u8) -> AlertSettings {
     let mut critical = status_rule(&["critical"]);
     critical.name = "machine-critical".into();
     critical.severity = Severity::Critical;
@@ -47,7 +50,7 @@ fn recount(store: &Store) -> Counts {
     }
     for a in store.alerts() {
         let a = a.unwrap();
-        if a.status == crate::alerts::AlertStatus::Firing {
+        if a.status == crate::model::AlertStatus::Firing {
             *c.firing
                 .entry(a.rule.clone())
                 .or_default()
@@ -115,7 +118,7 @@ proptest! {
                         upserts.push(host(&tenant, id, STATUSES[status as usize], now - h(age as i64)));
                     }
                     let page = PageCommit { tenant, upserts, ..PageCommit::default() };
-                    store.commit_page(&page, &ev, now).unwrap();
+                    commit_page(&store, &page, &ev, now).unwrap();
                 }
                 Op::Delete { tenant, mut ids } => {
                     ids.sort();
@@ -125,18 +128,18 @@ proptest! {
                         deletes: ids.iter().map(|id| format!("m{id}")).collect(),
                         ..PageCommit::default()
                     };
-                    store.commit_page(&page, &ev, now).unwrap();
+                    commit_page(&store, &page, &ev, now).unwrap();
                 }
                 Op::Tick(hours) => {
                     now += h(hours as i64);
-                    store.run_deadlines(&ev, now).unwrap();
+                    deadlines(&store, &ev, now).unwrap();
                 }
                 Op::Rules(n) => {
                     ev = rules(n);
-                    store.sync_evaluation(&ev, now).unwrap();
+                    recheck(&store, &ev, now).unwrap();
                 }
                 Op::Forget(tenant) => {
-                    store.forget_tenant(&format!("tenant-{tenant}"), &ev.silent(), now).unwrap();
+                    forget_tenant(&store, &format!("tenant-{tenant}"), &ev, now).unwrap();
                 }
             }
             prop_assert_eq!(store.counts().unwrap(), recount(&store));
@@ -164,7 +167,7 @@ fn a_tenant_is_counted_apart_and_leaves_no_record_when_forgotten() {
             upserts,
             ..PageCommit::default()
         };
-        store.commit_page(&page, &ev, now).unwrap();
+        commit_page(&store, &page, &ev, now).unwrap();
     }
     let a = store.tenant_counts("tenant-a").unwrap();
     assert_eq!(a.resources["ok"], 1);
@@ -172,7 +175,7 @@ fn a_tenant_is_counted_apart_and_leaves_no_record_when_forgotten() {
     assert_eq!(a.firing["machine-critical"]["critical"], 2);
     assert_eq!(store.counts().unwrap().resources["ok"], 3);
 
-    store.forget_tenant("tenant-a", &ev.silent(), now).unwrap();
+    forget_tenant(&store, "tenant-a", &ev, now).unwrap();
     assert_eq!(store.tenant_counts("tenant-a").unwrap(), Counts::default());
     assert!(
         store.counts.get(b"tenant-a").unwrap().is_none(),
@@ -199,7 +202,7 @@ fn a_schema_1_directory_is_counted_once_at_open() {
             upserts,
             ..PageCommit::default()
         };
-        store.commit_page(&page, &rules(0), now).unwrap();
+        commit_page(&store, &page, &rules(0), now).unwrap();
         let expected = store.counts().unwrap();
         assert_eq!(expected, recount(&store));
         assert_eq!(expected.firing["backup-stale"]["warning"], 4);

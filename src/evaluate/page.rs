@@ -1,0 +1,57 @@
+//! A poll's page, committed with its evaluation: the resources, their alerts and
+//! deadlines, the outbox items, and (on a poll's last page) the tenant's new
+//! watermark, in one transaction, so the watermark is never durable without the items
+//! it covers.
+
+use chrono::{DateTime, Utc};
+
+use super::change::{Pending, finish, look_at};
+use super::{Change, CommitReport};
+use crate::alerts::{AlertSettings, log_transitions};
+use crate::model::PageCommit;
+use crate::state::{ResourceAt, StateError, Store};
+
+/// Commit `page` evaluated at `now` with `settings`; each alert transition is logged
+/// once the commit is done.
+pub fn commit_page(
+    store: &Store,
+    page: &PageCommit,
+    settings: &AlertSettings,
+    now: DateTime<Utc>,
+) -> Result<CommitReport, StateError> {
+    let mut report = commit_quietly(store, page, settings, now)?;
+    report.transitions = log_transitions(&report.alerts, now);
+    Ok(report)
+}
+
+/// [`commit_page`] without logging (for data this worker stops watching).
+pub(super) fn commit_quietly(
+    store: &Store,
+    page: &PageCommit,
+    settings: &AlertSettings,
+    now: DateTime<Utc>,
+) -> Result<CommitReport, StateError> {
+    let mut upserts: Vec<(ResourceAt, Change<'_>)> = page
+        .upserts
+        .iter()
+        .map(|r| Ok((store.locate(&page.tenant, &r.id)?, Change::Polled(r))))
+        .collect::<Result<_, StateError>>()?;
+    // Key order: sled's leaf updates favour it.
+    upserts.sort_by(|a, b| a.0.cmp(&b.0));
+    let deletes: Vec<(ResourceAt, Change<'_>)> = page
+        .deletes
+        .iter()
+        .map(|id| Ok((store.locate(&page.tenant, id)?, Change::Deleted)))
+        .collect::<Result<_, StateError>>()?;
+    let ctx = settings.at(now);
+    store.evaluation_tx(|tx| {
+        let mut pending = Pending::default();
+        for (at, change) in upserts.iter().chain(&deletes) {
+            look_at(tx, &ctx, at, *change, &mut pending)?;
+        }
+        if let Some(poll) = &page.poll {
+            tx.put_tenant_poll(&page.tenant, poll)?;
+        }
+        finish(tx, settings, pending, now)
+    })
+}

@@ -1,0 +1,115 @@
+//! A resource as the worker remembers it, what a poll's page commits, and the
+//! evaluation bookkeeping kept with each resource.
+
+use serde::{Deserialize, Serialize};
+
+use super::TenantPoll;
+use crate::acronis::model::{AggregateStatus, Policy, ResourceStatus, Timestamp};
+
+/// What the worker remembers of one resource.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StoredResource {
+    /// The watched tenant (the UUID the poll was scoped with).
+    pub tenant_id: String,
+    pub id: String,
+    pub name: String,
+    /// `context.type`, e.g. `resource.machine`.
+    pub kind: String,
+    /// `context.tenant_id` as the API gave it (often numeric; a unit's id for unit machines).
+    pub api_tenant_id: Option<String>,
+    pub agent_id: Option<String>,
+    pub external_id: Option<String>,
+    pub status: AggregateStatus,
+    /// Protection plan names (`aggregate.names`, `;`-separated).
+    pub plans: Option<String>,
+    pub created_at: Option<Timestamp>,
+    pub updated_at: Option<Timestamp>,
+    pub policies: Vec<Policy>,
+    /// Epoch (ns) of the full pass that wrote it; 0 if an incremental poll did.
+    pub epoch: i64,
+}
+
+/// The aggregate status of an item with no `aggregate` (or no status): kept as unknown.
+const NO_STATUS: &str = "unknown";
+
+impl StoredResource {
+    /// The record for an API item polled under `tenant`.
+    pub fn from_api(tenant: &str, item: ResourceStatus, epoch: i64) -> StoredResource {
+        let ctx = item.context;
+        let (status, plans) = match item.aggregate {
+            Some(a) => (
+                a.status
+                    .unwrap_or_else(|| AggregateStatus::parse(NO_STATUS)),
+                a.names,
+            ),
+            None => (AggregateStatus::parse(NO_STATUS), None),
+        };
+        StoredResource {
+            tenant_id: tenant.to_string(),
+            name: ctx
+                .name
+                .or(ctx.user_defined_name)
+                .unwrap_or_else(|| ctx.id.clone()),
+            id: ctx.id,
+            kind: ctx.kind.unwrap_or_default(),
+            api_tenant_id: ctx.tenant_id,
+            agent_id: ctx.agent_id,
+            // An empty id is none (the store keeps "" for "none").
+            external_id: ctx.external_id.filter(|e| !e.is_empty()),
+            status,
+            plans,
+            created_at: ctx.created_at,
+            updated_at: ctx.updated_at,
+            policies: item.policies,
+            epoch,
+        }
+    }
+}
+
+/// A resource whose status a commit changed (`to: None`: it was deleted).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StatusChange {
+    pub tenant: String,
+    pub id: String,
+    pub name: String,
+    pub from: Option<AggregateStatus>,
+    pub to: Option<AggregateStatus>,
+}
+
+/// An alert on a resource that evaluation must read: firing, or owing a notification.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct LiveAlert {
+    pub rule: String,
+    pub policy: Option<String>,
+}
+
+/// The evaluation bookkeeping stored with each resource.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Watch {
+    /// When time alone may next change an alert on it (ns since the epoch).
+    pub wake: Option<i64>,
+    /// The time of its one entry in the deadline index (the state module's business):
+    /// never later than `wake`, so no deadline is missed.
+    pub indexed: Option<i64>,
+    pub live: Vec<LiveAlert>,
+}
+
+impl Watch {
+    /// Whether the alert of `rule` (on `policy`) is live on this resource.
+    pub fn is_live(&self, rule: &str, policy: Option<&str>) -> bool {
+        self.live
+            .iter()
+            .any(|l| l.rule == rule && l.policy.as_deref() == policy)
+    }
+}
+
+/// What one page of a poll writes, atomically.
+#[derive(Debug, Default)]
+pub struct PageCommit {
+    pub tenant: String,
+    pub upserts: Vec<StoredResource>,
+    /// Resource ids to forget (deleted upstream, or not seen by a full resync).
+    pub deletes: Vec<String>,
+    /// Set on the poll's last page: the new watermark etc. go in with its items.
+    pub poll: Option<TenantPoll>,
+}

@@ -1,0 +1,79 @@
+//! Tenants: the watched-tenant directory, each tenant's poll bookkeeping, and the one
+//! rule for the name a tenant is shown by.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use serde::{Deserialize, Serialize};
+
+use crate::acronis::model::Timestamp;
+
+/// Poll bookkeeping of one tenant.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TenantPoll {
+    /// Server time at the start of the last completed poll: the next poll reads back to
+    /// here (minus the overlap).
+    pub watermark: Timestamp,
+    /// Worker-clock time of the last completed full pass.
+    pub last_full_resync: Timestamp,
+    /// Worker-clock time of the last completed poll.
+    pub last_poll: Timestamp,
+}
+
+/// A watched tenant as last enumerated.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TenantRecord {
+    pub id: String,
+    #[serde(default)]
+    pub name: Option<String>,
+    /// `base` (the client's own scope) or `tenant` (a scoped token).
+    pub scope: String,
+}
+
+/// The one rule for a tenant's name: the API's (unless blank), else worker.toml's
+/// `[tenant."ID"].name` (unless blank); None when neither gives one.
+pub fn tenant_name<'a>(api: Option<&'a str>, configured: Option<&'a str>) -> Option<&'a str> {
+    let given = |n: Option<&'a str>| n.filter(|n| !n.trim().is_empty());
+    given(api).or(given(configured))
+}
+
+/// The name a tenant is shown by: [`tenant_name`], else its id.
+pub fn display_name(id: &str, api: Option<&str>, configured: Option<&str>) -> String {
+    tenant_name(api, configured).unwrap_or(id).to_string()
+}
+
+/// Tenants' names as worker.toml and the API give them, shown by [`display_name`].
+#[derive(Debug, Clone, Default)]
+pub struct TenantNames {
+    configured: Arc<HashMap<String, String>>,
+    api: Arc<HashMap<String, String>>,
+}
+
+impl TenantNames {
+    /// The names worker.toml gives (`[tenant."ID"].name`).
+    pub fn configured(names: impl IntoIterator<Item = (String, String)>) -> TenantNames {
+        TenantNames {
+            configured: Arc::new(names.into_iter().collect()),
+            api: Arc::default(),
+        }
+    }
+
+    /// The same, with names the API gave (added to those it gave before).
+    pub fn with_api(&self, names: impl IntoIterator<Item = (String, String)>) -> TenantNames {
+        let mut api = (*self.api).clone();
+        api.extend(names);
+        TenantNames {
+            configured: self.configured.clone(),
+            api: Arc::new(api),
+        }
+    }
+
+    /// The name `id` is shown by.
+    pub fn name(&self, id: &str) -> String {
+        display_name(
+            id,
+            self.api.get(id).map(String::as_str),
+            self.configured.get(id).map(String::as_str),
+        )
+    }
+}
