@@ -61,7 +61,7 @@ impl AlertSettings {
                 config
                     .channels
                     .iter()
-                    .filter(|c| c.kind.type_name() == "pagerduty")
+                    .filter(|c| !c.kind.groups_alerts())
                     .map(|c| c.name.clone())
                     .collect(),
             ),

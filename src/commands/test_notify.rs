@@ -24,8 +24,7 @@ pub async fn run(loaded: &Loaded, args: &TestNotifyArgs) -> Exit {
         Channel::new(config, http).with_smtp_timeout(loaded.config.acronis.request_timeout);
     let now = chrono::Utc::now();
     let mut item = test_item(&config.name, now);
-    // PagerDuty: the trigger is followed by its resolve, so no test incident stays open.
-    let steps: &[AlertStatus] = if config.kind.type_name() == "pagerduty" {
+    let steps: &[AlertStatus] = if config.kind.resolves_test_incident() {
         &[AlertStatus::Firing, AlertStatus::Resolved]
     } else {
         &[AlertStatus::Firing]

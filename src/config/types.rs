@@ -166,6 +166,20 @@ impl ChannelKind {
             ChannelKind::Webhook { .. } => "webhook",
         }
     }
+
+    /// Whether the channel gets a group's alerts in one message. Not PagerDuty: each
+    /// alert is its own incident (`dedup_key` = the alert key), opened by that alert's
+    /// trigger and closed by its resolve, so it gets one event per alert, never a
+    /// grouped message.
+    pub fn groups_alerts(&self) -> bool {
+        !matches!(self, ChannelKind::PagerDuty { .. })
+    }
+
+    /// Whether `test-notify` follows its test trigger with the resolve, so no test
+    /// incident stays open (PagerDuty: a trigger opens an incident until resolved).
+    pub fn resolves_test_incident(&self) -> bool {
+        matches!(self, ChannelKind::PagerDuty { .. })
+    }
 }
 
 /// A URL that may carry a token in its path or query (webhooks): prints as

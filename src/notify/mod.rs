@@ -16,9 +16,9 @@ mod http;
 pub mod pagerduty;
 mod rate;
 pub mod render;
-mod slack;
-mod teams;
-mod webhook;
+pub mod slack;
+pub mod teams;
+pub mod webhook;
 
 use std::time::Duration;
 

@@ -191,6 +191,21 @@ fn the_spec_example_parses() {
             ("ticketing", "webhook")
         ]
     );
+    let pagerduty_only: Vec<_> = c
+        .channels
+        .iter()
+        .map(|ch| (!ch.kind.groups_alerts(), ch.kind.resolves_test_incident()))
+        .collect();
+    assert_eq!(
+        pagerduty_only,
+        [
+            (false, false),
+            (false, false),
+            (true, true),
+            (false, false),
+            (false, false)
+        ]
+    );
     let slack = &c.channels[0];
     let ChannelKind::Slack { url } = &slack.kind else {
         panic!()

@@ -13,7 +13,10 @@
 //! and a server that lacks what the URL demands (STARTTLS, a login mechanism) is
 //! permanent until the configuration changes. Reasons never hold the password: lettre
 //! does not put credentials in its errors, and the channel scrubs them regardless.
+//! The subject's limit is in `fit.rs`, which the renderer applies to alert emails and
+//! digests alike.
 
+pub mod fit;
 pub mod message;
 
 use std::sync::{Arc, Mutex};

@@ -8,13 +8,12 @@
 
 use serde_json::{Map, Value};
 
+use super::fit::MAX_SUMMARY;
 use crate::config::fnv1a64;
 use crate::model::{AlertStatus, OutboxItem};
 
 /// PagerDuty's limit on `dedup_key`.
 pub const MAX_DEDUP_KEY: usize = 255;
-/// PagerDuty's limit on `payload.summary`.
-pub const MAX_SUMMARY: usize = 1024;
 /// How much of a long alert key a hashed dedup key keeps readable.
 const DEDUP_PREFIX: usize = 200;
 /// Top-level event fields a template may set besides `payload`.

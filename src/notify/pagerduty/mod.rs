@@ -3,9 +3,11 @@
 //!
 //! Success is `202`. PagerDuty answers 400 for an invalid event (permanent), 429 when
 //! a routing key goes above its rate, and 5xx when unwell (both retried). The routing
-//! key is a secret: it travels only in the request body.
+//! key is a secret: it travels only in the request body. The event's limits are in
+//! `fit.rs`, which the renderer applies before a message gets here.
 
 mod event;
+pub mod fit;
 
 pub use event::{MAX_DEDUP_KEY, dedup_key};
 

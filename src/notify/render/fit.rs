@@ -7,115 +7,37 @@
 //! field ones (3000 characters of Slack section text, PagerDuty's 1024-character
 //! `summary`) are met by cutting that field, which only ever makes the message smaller.
 //! If even no alerts at all do not fit, every long string is cut as a last resort.
+//!
+//! The search is the same for every kind and is all this file holds. What a kind's
+//! limits are, how its message is measured and which of its fields are cut live in the
+//! kind's folder (`notify/<kind>/fit.rs`), reached by a `match` on [`Target`]: no
+//! kind's limit belongs here.
 
 use serde_json::Value;
 
-use super::escape::truncate_chars;
+use super::limit::{self, clamp_all};
 use super::source::Target;
+use crate::notify::{pagerduty, slack, teams, webhook};
 
-/// Slack: blocks in one message.
-pub const SLACK_MAX_BLOCKS: usize = 50;
-/// Slack: characters of a section's text (and of any other `text`).
-pub const SLACK_MAX_TEXT: usize = 3000;
-/// Slack: characters of a section field's text.
-pub const SLACK_MAX_FIELD_TEXT: usize = 2000;
-/// Slack: characters of a header's text.
-pub const SLACK_MAX_HEADER_TEXT: usize = 150;
-/// Teams: bytes of the body (the service takes 28 KB; we keep to SPEC's 20 KB).
-pub const TEAMS_MAX_BODY: usize = 20_000;
-/// PagerDuty: characters of `payload.summary`.
-pub const PAGERDUTY_MAX_SUMMARY: usize = 1024;
-/// PagerDuty: bytes of the template's output; 512 KB less room for the fields the
-/// sender adds (`routing_key`, `dedup_key`, `event_action`).
-pub const PAGERDUTY_MAX_BODY: usize = 512 * 1024 - 1024;
-/// Any JSON message (webhooks have no stated limit; a sane one).
-pub const MAX_BODY: usize = 1024 * 1024;
-
-/// The largest message the search settles for, as a ratio to the tightest limit; > 1
-/// means it does not fit.
+/// The largest message the search settles for, as a ratio to `target`'s tightest
+/// limit; > 1 means it does not fit.
 pub fn pressure(target: Target, v: &Value) -> f64 {
-    let bytes = serde_json::to_vec(v).map_or(usize::MAX, |b| b.len()) as f64;
-    let body = match target {
-        Target::Teams => TEAMS_MAX_BODY,
-        Target::PagerDuty => PAGERDUTY_MAX_BODY,
-        _ => MAX_BODY,
-    } as f64;
-    let mut p = bytes / body;
-    if target == Target::Slack {
-        let blocks = v
-            .get("blocks")
-            .and_then(Value::as_array)
-            .map_or(0, Vec::len);
-        p = p.max(blocks as f64 / SLACK_MAX_BLOCKS as f64);
+    match target {
+        Target::Slack => slack::fit::pressure(v),
+        Target::Teams => teams::fit::pressure(v),
+        Target::PagerDuty => pagerduty::fit::pressure(v),
+        Target::Webhook => webhook::fit::pressure(v),
+        // Not JSON, so never searched (see `email::fit`); the cap any JSON gets.
+        Target::Email | Target::Digest => limit::pressure(v, limit::MAX_BODY),
     }
-    p
 }
 
 /// Cut the fields that have a per-field limit.
 pub fn clamp_fields(target: Target, v: &mut Value) {
     match target {
-        Target::Slack => clamp_slack(v),
-        Target::PagerDuty => {
-            if let Some(s) = v.pointer_mut("/payload/summary") {
-                clamp(s, PAGERDUTY_MAX_SUMMARY);
-            }
-        }
-        _ => {}
-    }
-}
-
-fn clamp(v: &mut Value, max: usize) {
-    if let Value::String(s) = v
-        && s.chars().count() > max
-    {
-        *s = truncate_chars(s, max);
-    }
-}
-
-fn clamp_slack(v: &mut Value) {
-    if let Some(blocks) = v.get_mut("blocks").and_then(Value::as_array_mut) {
-        for block in blocks {
-            let kind = block.get("type").and_then(Value::as_str).unwrap_or("");
-            if kind == "header"
-                && let Some(t) = block.pointer_mut("/text/text")
-            {
-                clamp(t, SLACK_MAX_HEADER_TEXT);
-            }
-            if let Some(fields) = block.get_mut("fields").and_then(Value::as_array_mut) {
-                for f in fields {
-                    if let Some(t) = f.get_mut("text") {
-                        clamp(t, SLACK_MAX_FIELD_TEXT);
-                    }
-                }
-            }
-        }
-    }
-    clamp_key(v, "text", SLACK_MAX_TEXT);
-}
-
-/// Every string under `key`, at any depth, to at most `max` characters.
-fn clamp_key(v: &mut Value, key: &str, max: usize) {
-    match v {
-        Value::Object(map) => {
-            for (k, child) in map.iter_mut() {
-                if k == key {
-                    clamp(child, max);
-                }
-                clamp_key(child, key, max);
-            }
-        }
-        Value::Array(items) => items.iter_mut().for_each(|i| clamp_key(i, key, max)),
-        _ => {}
-    }
-}
-
-/// Every string at any depth to at most `max` characters.
-fn clamp_all(v: &mut Value, max: usize) {
-    match v {
-        Value::String(_) => clamp(v, max),
-        Value::Object(map) => map.values_mut().for_each(|c| clamp_all(c, max)),
-        Value::Array(items) => items.iter_mut().for_each(|i| clamp_all(i, max)),
-        _ => {}
+        Target::Slack => slack::fit::clamp_fields(v),
+        Target::PagerDuty => pagerduty::fit::clamp_fields(v),
+        Target::Teams | Target::Webhook | Target::Email | Target::Digest => {}
     }
 }
 
@@ -123,11 +45,9 @@ fn clamp_all(v: &mut Value, max: usize) {
 /// it would save when the channel can never show that many.
 fn first_guess(target: Target, listed: usize) -> usize {
     match target {
-        // Every alert takes at least a block in any sensible Slack template.
-        Target::Slack => listed.min(SLACK_MAX_BLOCKS),
-        // A card entry is a few hundred bytes of the 20 KB.
-        Target::Teams => listed.min(60),
-        _ => listed,
+        Target::Slack => slack::fit::first_guess(listed),
+        Target::Teams => teams::fit::first_guess(listed),
+        Target::PagerDuty | Target::Webhook | Target::Email | Target::Digest => listed,
     }
 }
 
@@ -200,10 +120,8 @@ fn last_resort(target: Target, mut v: Value, mut p: f64) -> Value {
     if p <= 1.0 {
         return v;
     }
-    if target == Target::Slack
-        && let Some(blocks) = v.get_mut("blocks").and_then(Value::as_array_mut)
-    {
-        blocks.truncate(SLACK_MAX_BLOCKS);
+    if target == Target::Slack {
+        slack::fit::drop_surplus_blocks(&mut v);
     }
     for max in [1000, 200, 50] {
         clamp_all(&mut v, max);
@@ -243,7 +161,10 @@ mod tests {
             Ok(blocks(k))
         })
         .unwrap();
-        assert_eq!(v["blocks"].as_array().unwrap().len(), SLACK_MAX_BLOCKS);
+        assert_eq!(
+            v["blocks"].as_array().unwrap().len(),
+            slack::fit::MAX_BLOCKS
+        );
         assert!(renders.len() <= 5, "{renders:?}");
     }
 
@@ -274,24 +195,6 @@ mod tests {
         })
         .unwrap();
         assert_eq!(n, 1);
-    }
-
-    #[test]
-    fn per_field_limits_cut_the_field() {
-        let mut v = json!({
-            "text": "x".repeat(5000),
-            "blocks": [
-                {"type": "header", "text": {"type": "plain_text", "text": "h".repeat(400)}},
-                {"type": "section", "text": {"type": "mrkdwn", "text": "s".repeat(4000)},
-                 "fields": [{"type": "mrkdwn", "text": "f".repeat(2500)}]},
-            ]
-        });
-        clamp_fields(Target::Slack, &mut v);
-        let len = |p: &str| v.pointer(p).unwrap().as_str().unwrap().chars().count();
-        assert_eq!(len("/text"), SLACK_MAX_TEXT);
-        assert_eq!(len("/blocks/0/text/text"), SLACK_MAX_HEADER_TEXT);
-        assert_eq!(len("/blocks/1/text/text"), SLACK_MAX_TEXT);
-        assert_eq!(len("/blocks/1/fields/0/text"), SLACK_MAX_FIELD_TEXT);
     }
 
     #[test]

@@ -8,8 +8,9 @@
 //! (`source.rs`); the format decides the escaping (`escape.rs`), so each format has its
 //! own handlebars registry, all in strict mode and with the same helpers
 //! (`helpers.rs`). The context is SPEC §5's (`context.rs`, `digest.rs`); JSON outputs
-//! are parsed and fitted to the channel (`fit.rs`). docs/templates.md is the user's
-//! side of this.
+//! are parsed and fitted to the channel (`fit.rs`: the search; each kind's limits and
+//! cuts are in its own folder, `notify/<kind>/fit.rs`, written with `limit.rs`).
+//! docs/templates.md is the user's side of this.
 
 mod context;
 mod digest;
@@ -17,6 +18,7 @@ mod escape;
 mod fit;
 mod fuzz;
 mod helpers;
+pub(in crate::notify) mod limit;
 pub mod sample;
 mod source;
 
@@ -31,13 +33,12 @@ use handlebars::template::TemplateElement;
 use handlebars::{Context, Handlebars, Template};
 use serde_json::Value;
 
-use super::Rendered;
+use super::{Rendered, email};
 use crate::config::{ChannelConfig, Config};
 use crate::model::OutboxItem;
 pub use context::{NotificationContext, rfc3339};
 pub use digest::{Changes, DigestContext, DigestMachine, DigestProblem, Totals};
 use escape::Flavor;
-pub use fit::{PAGERDUTY_MAX_SUMMARY, SLACK_MAX_BLOCKS, SLACK_MAX_TEXT, TEAMS_MAX_BODY};
 use source::{Origin, Part, Target};
 
 /// A template that is missing, does not compile or does not render with sample data;
@@ -50,9 +51,6 @@ pub struct TemplateError(pub String);
 #[derive(Debug, thiserror::Error)]
 #[error("{0}")]
 pub struct RenderError(pub String);
-
-/// Longest email subject, in characters (one line, whatever the template made of it).
-const MAX_SUBJECT_CHARS: usize = 200;
 
 /// The compiled templates.
 pub struct Renderer {
@@ -237,7 +235,7 @@ impl Renderer {
         for (part, file, flavor) in target.files(name) {
             let out = self.render_text(flavor, &file, &ctx)?;
             match part {
-                Part::Subject => subject = one_line(&out),
+                Part::Subject => subject = email::fit::subject(&out),
                 Part::Text => text = out,
                 Part::Html => html = out,
                 Part::Body => {}
@@ -328,12 +326,6 @@ fn console_url(config: &Config) -> Option<String> {
     let url = &config.acronis.datacenter_url;
     matches!(url.scheme(), "http" | "https")
         .then(|| format!("{}/", url.origin().ascii_serialization()))
-}
-
-/// A subject is one line: whitespace (newlines from a template or a value) collapsed.
-fn one_line(s: &str) -> String {
-    let line = s.split_whitespace().collect::<Vec<_>>().join(" ");
-    escape::truncate_chars(&line, MAX_SUBJECT_CHARS)
 }
 
 /// The text around `line`:`column` of `out`, for a JSON error message.

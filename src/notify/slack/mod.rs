@@ -4,7 +4,10 @@
 //! goes above about one message a second, 5xx when it is unwell, and 400/403/404/410
 //! (`invalid_payload`, `action_prohibited`, `channel_not_found`, `channel_is_archived`)
 //! for what sending again will not fix. The payload is the template's; its limits
-//! (50 blocks, 3000 characters a section) are the renderer's to keep.
+//! (50 blocks, 3000 characters a section) are in `fit.rs`, which the renderer applies
+//! before a message gets here.
+
+pub mod fit;
 
 use reqwest::header::HeaderMap;
 

@@ -5,7 +5,10 @@
 //! connectors answered throttling with a `200` whose body said
 //! `Webhook message delivery failed with error: ... HTTP error 429 ...`; such an answer
 //! is read as the status it names, so an old-style URL is not taken as delivered when
-//! it was not.
+//! it was not. The body's limit is in `fit.rs`, which the renderer applies before a
+//! message gets here.
+
+pub mod fit;
 
 use reqwest::StatusCode;
 use reqwest::header::HeaderMap;

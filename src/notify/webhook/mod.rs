@@ -2,7 +2,10 @@
 //! the configured headers (their values are secrets: often a bearer token).
 //!
 //! Any 2xx is success. The header map is built once; its values are marked sensitive
-//! so they never show in a `Debug` print of a request.
+//! so they never show in a `Debug` print of a request. The body's limit is in
+//! `fit.rs`, which the renderer applies before a message gets here.
+
+pub mod fit;
 
 use reqwest::header::{HeaderMap, HeaderName, HeaderValue};
 use secrecy::{ExposeSecret, SecretString};

@@ -1,6 +1,7 @@
 //! Messages fit their channel (SPEC §8), and the Teams card is a valid Adaptive Card 1.4.
 
 use super::*;
+use crate::notify::{pagerduty::fit as pagerduty, slack::fit as slack, teams::fit as teams};
 
 /// 250 alerts (200 listed, 50 only counted) whose names and summaries are 10 KB each.
 fn huge() -> OutboxItem {
@@ -47,7 +48,7 @@ fn slack_fits_50_blocks_and_3000_characters_per_text() {
                 .unwrap(),
         );
         let blocks = v["blocks"].as_array().unwrap();
-        assert!(blocks.len() <= SLACK_MAX_BLOCKS, "{} blocks", blocks.len());
+        assert!(blocks.len() <= slack::MAX_BLOCKS, "{} blocks", blocks.len());
         assert!(
             blocks.len() >= 40,
             "fitting keeps as many alerts as fit: {}",
@@ -55,7 +56,7 @@ fn slack_fits_50_blocks_and_3000_characters_per_text() {
         );
         for (kind, t) in slack_texts(&v) {
             assert!(
-                t.chars().count() <= SLACK_MAX_TEXT,
+                t.chars().count() <= slack::MAX_TEXT,
                 "{kind}: {}",
                 t.chars().count()
             );
@@ -63,7 +64,7 @@ fn slack_fits_50_blocks_and_3000_characters_per_text() {
                 assert!(t.chars().count() <= 150);
             }
         }
-        assert!(v["text"].as_str().unwrap().chars().count() <= SLACK_MAX_TEXT);
+        assert!(v["text"].as_str().unwrap().chars().count() <= slack::MAX_TEXT);
         let sections = blocks.iter().filter(|b| b["type"] == "section").count();
         let tail = slack_texts(&v).into_iter().rev().nth(1).unwrap().1;
         assert!(
@@ -92,7 +93,7 @@ fn teams_fits_20_kb() {
                 .unwrap(),
         );
         let bytes = serde_json::to_vec(&v).unwrap().len();
-        assert!(bytes <= TEAMS_MAX_BODY, "{bytes} bytes");
+        assert!(bytes <= teams::MAX_BODY, "{bytes} bytes");
         let body = v
             .pointer("/attachments/0/content/body")
             .unwrap()
@@ -116,7 +117,7 @@ fn pagerduty_summary_fits_1024_characters() {
             .unwrap(),
     );
     let summary = v.pointer("/payload/summary").unwrap().as_str().unwrap();
-    assert!(summary.chars().count() <= PAGERDUTY_MAX_SUMMARY);
+    assert!(summary.chars().count() <= pagerduty::MAX_SUMMARY);
     assert!(summary.starts_with("[CRITICAL] "), "{summary}");
     assert_eq!(v.pointer("/payload/severity").unwrap(), "critical");
     assert!(serde_json::to_vec(&v).unwrap().len() < 512 * 1024);
