@@ -1,4 +1,5 @@
-//! Logging: `tracing` to stderr, human text or one JSON object per line.
+//! Logging: `tracing` to stderr, human text or one JSON object per line. Set up once
+//! by `main.rs`; every stage logs through `tracing` and none calls this.
 //!
 //! `-v` raises only this crate's level (debug, then trace); dependencies stay at
 //! `warn`, so HTTP internals never print request details. `RUST_LOG` overrides.

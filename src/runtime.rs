@@ -1,10 +1,12 @@
-//! The `run` loop: the worker as a long-running process.
+//! The `run` loop: the worker as a long-running process. It drives the pipeline
+//! (`crate::worker`, `crate::notify`, `crate::digest`, `crate::server`); nothing below
+//! it knows it exists. Errors that stop it are returned (`RunError`), not printed.
 //!
 //! Two tasks (three with `[server]`: /metrics and /healthz) under one shutdown token:
-//! - **deciding** (`decide_loop`): a poll cycle every `poll_every` (with up to 10% jitter, so replicas
-//!   and restarts do not align; a cycle never overlaps the previous one), and between
-//!   polls the deadline index whenever its next entry comes due, and the digests
-//!   `[digest].cron` owes;
+//! - **deciding** (`decide_loop`): a poll cycle every `poll_every` (with up to 10%
+//!   jitter, so replicas and restarts do not align; a cycle never overlaps the previous
+//!   one), and between polls the deadline index whenever its next entry comes due, and
+//!   the digests `[digest].cron` owes;
 //! - **delivery**: the outbox worker, continuously, each channel in its own lane.
 //!
 //! SIGINT/SIGTERM cancels the token: a poll in progress is abandoned (its pages are

@@ -4,7 +4,8 @@
 //! worker) through the `metrics` facade; this module installs the Prometheus recorder,
 //! sets the gauges that are counts of stored state at each scrape (from the counts
 //! the state keeps, never a scan of the fleet), and serves both endpoints. It reads
-//! the state; it never writes it.
+//! the state; it never writes it, and no stage calls it (metric names are
+//! `crate::telemetry`'s).
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::{Arc, Mutex};

@@ -420,3 +420,135 @@ proptest! {
         }
     }
 }
+
+/// Routing: one item per alert without a window, PagerDuty never grouped, an open
+/// group takes more alerts, a closed one does not.
+mod routing {
+    use std::collections::HashSet;
+    use std::convert::Infallible;
+    use std::sync::Arc;
+
+    use super::*;
+    use crate::model::{GroupKey, OutboxItem};
+
+    fn settings(window_s: u64) -> AlertSettings {
+        let mut rule = status_rule(&["critical"]);
+        rule.notify = vec!["chat".into(), "pager".into()];
+        rule.group_window = Duration::from_secs(window_s);
+        AlertSettings {
+            rules: Arc::new(RuleSet { rules: vec![rule] }),
+            ungrouped: Arc::new(HashSet::from(["pager".to_string()])),
+            ..AlertSettings::default()
+        }
+    }
+
+    fn firing(key: &str) -> Notification {
+        let mut alert = test_item("x", t("2026-11-23T12:00:00Z")).alerts[0].clone();
+        alert.key = key.into();
+        Notification {
+            rule: "machine-bad".into(),
+            notify: Notify::Firing,
+            alert,
+        }
+    }
+
+    /// Route with open groups read from `open`, new ids counting from `id + 1`.
+    fn run(
+        settings: &AlertSettings,
+        keys: &[&str],
+        open: Option<OutboxItem>,
+        mut id: u64,
+    ) -> Routed {
+        let now = t("2026-11-23T12:00:00Z");
+        let notes = keys.iter().map(|k| firing(k)).collect();
+        route::<Infallible>(settings, notes, now, &mut |_| Ok(open.clone()), &mut || {
+            id += 1;
+            Ok(id)
+        })
+        .unwrap()
+    }
+
+    fn on<'a>(routed: &'a Routed, channel: &str) -> Vec<&'a RoutedItem> {
+        routed
+            .items
+            .iter()
+            .filter(|r| r.item.channel == channel)
+            .collect()
+    }
+
+    #[test]
+    fn without_a_window_every_alert_is_a_message_on_every_channel() {
+        let routed = run(&settings(0), &["a", "b"], None, 0);
+        assert_eq!(routed.created, 4);
+        assert_eq!(on(&routed, "chat").len(), 2);
+        assert!(
+            routed
+                .items
+                .iter()
+                .all(|r| r.opens.is_none() && r.item.alerts.len() == 1)
+        );
+        let ids: HashSet<u64> = routed.items.iter().map(|r| r.item.id).collect();
+        assert_eq!(ids.len(), 4, "each item its own id");
+    }
+
+    #[test]
+    fn a_window_groups_a_channel_but_never_pagerduty() {
+        let routed = run(&settings(300), &["a", "b", "c"], None, 0);
+        let chat = on(&routed, "chat");
+        assert_eq!(chat.len(), 1);
+        assert_eq!(chat[0].item.alerts.len(), 3);
+        let now = t("2026-11-23T12:00:00Z");
+        let until = now + chrono::Duration::seconds(300);
+        assert_eq!(chat[0].item.open_until, Some(until));
+        assert_eq!(
+            chat[0].item.next_attempt_at, until,
+            "due when the window closes"
+        );
+        assert_eq!(
+            chat[0].opens,
+            Some(GroupKey {
+                rule: "machine-bad".into(),
+                channel: "chat".into(),
+                status: AlertStatus::Firing,
+            })
+        );
+        let pager = on(&routed, "pager");
+        assert_eq!(pager.len(), 3, "one event per alert");
+        assert!(
+            pager
+                .iter()
+                .all(|r| r.opens.is_none() && r.item.open_until.is_none())
+        );
+        assert_eq!(routed.created, 4);
+    }
+
+    #[test]
+    fn an_open_group_takes_more_alerts_and_a_closed_one_does_not() {
+        let s = settings(300);
+        let now = t("2026-11-23T12:00:00Z");
+        let first = run(&s, &["a"], None, 0);
+        let mut open = on(&first, "chat")[0].item.clone();
+
+        let joined = run(&s, &["b"], Some(open.clone()), 10);
+        let chat = on(&joined, "chat");
+        assert_eq!(
+            (chat.len(), joined.created),
+            (1, 1),
+            "only pager's item is new"
+        );
+        assert_eq!(chat[0].item.id, open.id);
+        assert_eq!(chat[0].opens, None);
+        let keys: Vec<&str> = chat[0].item.alerts.iter().map(|a| a.key.as_str()).collect();
+        assert_eq!(keys, ["a", "b"]);
+
+        open.open_until = Some(now);
+        let closed = run(&s, &["c"], Some(open.clone()), 20);
+        let chat = on(&closed, "chat");
+        assert_ne!(
+            chat[0].item.id, open.id,
+            "a window that closed takes nothing more"
+        );
+        assert!(chat[0].opens.is_some());
+        assert_eq!(closed.created, 2);
+    }
+}

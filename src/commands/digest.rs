@@ -111,16 +111,10 @@ pub async fn run(loaded: Loaded, args: DigestArgs) -> Exit {
         eprintln!("error: {e}");
         exit = exit.combine(Exit::Usage);
     }
-    let delivery = super::deliver_once(
-        &worker.store,
-        renderer,
-        &worker.config,
-        now,
-        &mut exit,
-        async |d: &Deliverer, clock, shutdown| d.attempt_each(queued, clock, shutdown).await,
-    )
-    .await;
-    let Some(delivery) = delivery else {
+    let deliver =
+        async |d: &Deliverer, clock, shutdown: &_| d.attempt_each(queued, clock, shutdown).await;
+    let Some(delivery) = super::deliver_once(&worker, renderer, now, &mut exit, deliver).await
+    else {
         return exit;
     };
     println!(

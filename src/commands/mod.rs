@@ -1,6 +1,8 @@
-//! What each command does. Every command that reads config validates it first;
+//! What each command does: the top of the stack, the glue between the command line,
+//! the config and the pipeline. Every command that reads config validates it first;
 //! each returns an [`Exit`] (SPEC §2: 0 ok, 1 runtime failure, 2 bad usage/config,
-//! 3 undelivered), and prints errors for a person on stderr.
+//! 3 undelivered), and prints errors for a person on stderr (the only module that
+//! does). Nothing below it imports it.
 
 mod check;
 mod demo;
@@ -16,8 +18,9 @@ use crate::cli::{Cli, Command, StateCommand};
 use crate::clock::Clock;
 use crate::config::{self, Config};
 pub use crate::exit::Exit;
-use crate::notify::Renderer;
+use crate::notify::{Deliverer, DeliveryReport, Renderer};
 use crate::rules::{self, RuleSet};
+use tokio_util::sync::CancellationToken;
 
 /// Run the command `cli` names.
 pub async fn execute(cli: Cli) -> Exit {
@@ -142,18 +145,14 @@ fn load_all(path: &std::path::Path) -> Result<Loaded, Exit> {
 /// Ctrl-C/SIGTERM on a clock starting at `now`, flush the state directory. Errors are
 /// printed and folded into `exit`; None if delivery could not start.
 async fn deliver_once(
-    store: &crate::state::Store,
+    worker: &crate::worker::Worker,
     renderer: Renderer,
-    config: &Config,
     now: chrono::DateTime<chrono::Utc>,
     exit: &mut Exit,
-    deliver: impl AsyncFnOnce(
-        &crate::notify::Deliverer,
-        Clock,
-        &tokio_util::sync::CancellationToken,
-    ) -> crate::notify::DeliveryReport,
-) -> Option<crate::notify::DeliveryReport> {
-    let deliverer = match crate::notify::Deliverer::from_config(store.clone(), renderer, config) {
+    deliver: impl AsyncFnOnce(&Deliverer, Clock, &CancellationToken) -> DeliveryReport,
+) -> Option<DeliveryReport> {
+    let store = &worker.store;
+    let deliverer = match Deliverer::from_config(store.clone(), renderer, &worker.config) {
         Ok(d) => d,
         Err(e) => {
             eprintln!("error: {e}");
@@ -178,11 +177,8 @@ async fn deliver_once(
 
 /// A token cancelled on Ctrl-C or SIGTERM, and the task that waits for them (abort it
 /// when done waiting).
-pub(crate) fn cancel_on_signal() -> (
-    tokio_util::sync::CancellationToken,
-    tokio::task::JoinHandle<()>,
-) {
-    let token = tokio_util::sync::CancellationToken::new();
+pub(crate) fn cancel_on_signal() -> (CancellationToken, tokio::task::JoinHandle<()>) {
+    let token = CancellationToken::new();
     let on_signal = token.clone();
     let task = tokio::spawn(async move {
         shutdown_signal().await;

@@ -59,16 +59,10 @@ pub async fn run(loaded: Loaded, args: OnceArgs) -> Exit {
         exit = Exit::Failed;
     }
 
-    let delivery = super::deliver_once(
-        &worker.store,
-        renderer,
-        &worker.config,
-        now,
-        &mut exit,
-        async |d: &Deliverer, clock, shutdown| d.run(clock, deliver_for, shutdown).await,
-    )
-    .await;
-    let Some(delivery) = delivery else {
+    let deliver =
+        async |d: &Deliverer, clock, shutdown: &_| d.run(clock, deliver_for, shutdown).await;
+    let Some(delivery) = super::deliver_once(&worker, renderer, now, &mut exit, deliver).await
+    else {
         return exit;
     };
     if delivery.dead > 0 {

@@ -1,13 +1,18 @@
 //! Status digests per customer tenant (SPEC §5): what a tenant's machines look like
 //! now, what needs attention, and what changed since the previous digest.
 //!
+//! A branch beside the alert pipeline: it reads the state (resources, firing alerts,
+//! the last digest's record), renders with `crate::notify`'s renderer, and queues the
+//! result in the outbox, where delivery takes it like any notification. It writes
+//! nothing else and never polls or evaluates.
+//!
 //! - `build`: one tenant's [`DigestContext`] from its stored resources and firing
 //!   alerts, compared with the [`DigestRecord`] the previous digest left (pure).
 //! - `gather`: the data of many tenants in one pass over the alerts.
 //! - `schedule`: when `[digest].cron` owes a digest (once, however many ticks passed
 //!   while the worker was down).
-//! - `outbox`: a rendered digest as an outbox item for the `[digest].channel`, so it
-//!   is delivered, retried and rate-limited like any notification.
+//! - `outbox_item`, `queue`, `queue_tick`: a rendered digest as an outbox item
+//!   for the `[digest].channel`, queued with the record of what it showed.
 
 mod schedule;
 #[cfg(test)]

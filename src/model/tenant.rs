@@ -77,3 +77,26 @@ impl TenantNames {
         )
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_tenant_is_shown_by_the_api_name_then_the_configured_one_then_its_id() {
+        assert_eq!(display_name("t1", Some("Contoso"), Some("Ours")), "Contoso");
+        assert_eq!(display_name("t1", Some("  "), Some("Ours")), "Ours");
+        assert_eq!(display_name("t1", None, Some("")), "t1");
+        assert_eq!(tenant_name(None, None), None);
+        let names = TenantNames::configured([("t1".to_string(), "Ours".to_string())]);
+        assert_eq!(names.name("t1"), "Ours");
+        let names = names.with_api([("t1".to_string(), "Contoso".to_string())]);
+        assert_eq!(names.name("t1"), "Contoso");
+        let names = names.with_api([("t2".to_string(), "Fabrikam".to_string())]);
+        assert_eq!(
+            (names.name("t1"), names.name("t2")),
+            ("Contoso".into(), "Fabrikam".into())
+        );
+        assert_eq!(names.name("t3"), "t3");
+    }
+}

@@ -2,11 +2,13 @@
 //! Microsoft Teams, email, PagerDuty and webhooks.
 //!
 //! Stage five of the pipeline (poll -> store -> evaluate -> transition + enqueue ->
-//! **render -> rate-limit -> send -> ack | retry | dead-letter**). The shape follows
+//! **render -> rate-limit -> send -> ack | retry | dead-letter**): it reads what the
+//! outbox holds (`crate::state`, `crate::model`) and never reaches back into polling,
+//! evaluation or alerts. The shape follows
 //! Alertmanager's notify pipeline: a channel only sends and classifies the outcome
 //! ([`SendError`]); rendering (`render/`), the outbox worker, retries, backoff and
-//! rate limits are written once, around every channel. Nothing here decides whether
-//! an alert fires.
+//! rate limits are written once, around every channel; each channel kind's payload,
+//! limits and fitting live in its folder. Nothing here decides whether an alert fires.
 
 mod backoff;
 pub mod channel;

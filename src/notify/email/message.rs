@@ -87,25 +87,15 @@ mod tests {
     use crate::model::{AlertStatus, RuleInfo};
 
     fn item() -> OutboxItem {
+        let rule = RuleInfo {
+            name: "machine-critical".into(),
+            description: String::new(),
+            severity: Severity::Critical,
+        };
         let at = "2026-11-23T10:00:00Z".parse().unwrap();
-        OutboxItem {
-            id: 42,
-            channel: "mail".into(),
-            rule: RuleInfo {
-                name: "machine-critical".into(),
-                description: String::new(),
-                severity: Severity::Critical,
-            },
-            status: AlertStatus::Firing,
-            alerts: Vec::new(),
-            more: 0,
-            created_at: at,
-            open_until: None,
-            attempts: 0,
-            next_attempt_at: at,
-            last_error: None,
-            digest: None,
-        }
+        let mut item = OutboxItem::new("mail", rule, AlertStatus::Firing, at, None);
+        item.id = 42;
+        item
     }
 
     #[test]

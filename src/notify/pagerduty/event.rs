@@ -106,48 +106,39 @@ mod tests {
 
     fn item(status: AlertStatus, keys: &[&str]) -> OutboxItem {
         let at = "2026-11-23T10:00:00Z".parse().unwrap();
-        OutboxItem {
-            id: 1,
-            channel: "oncall".into(),
-            rule: RuleInfo {
-                name: "machine-critical".into(),
-                description: String::new(),
+        let rule = RuleInfo {
+            name: "machine-critical".into(),
+            description: String::new(),
+            severity: Severity::Critical,
+        };
+        let mut item = OutboxItem::new("oncall", rule, status, at, None);
+        item.id = 1;
+        item.alerts = keys
+            .iter()
+            .map(|key| AlertSnapshot {
+                key: key.to_string(),
+                status: status.as_str().into(),
                 severity: Severity::Critical,
-            },
-            status,
-            alerts: keys
-                .iter()
-                .map(|key| AlertSnapshot {
-                    key: key.to_string(),
-                    status: status.as_str().into(),
-                    severity: Severity::Critical,
-                    fired_at: at,
-                    resolved_at: None,
-                    tenant: TenantRef {
-                        id: "t".into(),
-                        name: "T".into(),
-                    },
-                    resource: ResourceRef {
-                        id: "r".into(),
-                        name: "R".into(),
-                        kind: "resource.machine".into(),
-                        agent_id: None,
-                    },
-                    aggregate_status: "critical".into(),
-                    previous_status: None,
-                    policy: None,
-                    summary: "R is critical".into(),
-                    repeat: false,
-                })
-                .collect(),
-            more: 0,
-            created_at: at,
-            open_until: None,
-            attempts: 0,
-            next_attempt_at: at,
-            last_error: None,
-            digest: None,
-        }
+                fired_at: at,
+                resolved_at: None,
+                tenant: TenantRef {
+                    id: "t".into(),
+                    name: "T".into(),
+                },
+                resource: ResourceRef {
+                    id: "r".into(),
+                    name: "R".into(),
+                    kind: "resource.machine".into(),
+                    agent_id: None,
+                },
+                aggregate_status: "critical".into(),
+                previous_status: None,
+                policy: None,
+                summary: "R is critical".into(),
+                repeat: false,
+            })
+            .collect();
+        item
     }
 
     #[test]

@@ -128,22 +128,14 @@ pub fn item(
     now: DateTime<Utc>,
 ) -> OutboxItem {
     let listed = listed.min(count);
-    OutboxItem {
-        id: 1,
-        channel: "sample".into(),
-        alerts: (0..listed)
-            .map(|i| alert(&rule, i, policy, status, now))
-            .collect(),
-        more: count - listed,
-        rule,
-        status,
-        created_at: now,
-        open_until: None,
-        attempts: 0,
-        next_attempt_at: now,
-        last_error: None,
-        digest: None,
-    }
+    let alerts = (0..listed)
+        .map(|i| alert(&rule, i, policy, status, now))
+        .collect();
+    let mut item = OutboxItem::new("sample", rule, status, now, None);
+    item.id = 1;
+    item.alerts = alerts;
+    item.more = count - listed;
+    item
 }
 
 /// What `check` renders every notification template with.
