@@ -31,18 +31,20 @@ pub(super) fn commit_quietly(
     settings: &AlertSettings,
     now: DateTime<Utc>,
 ) -> Result<CommitReport, StateError> {
-    let mut upserts: Vec<(ResourceAt, Change<'_>)> = page
-        .upserts
-        .iter()
-        .map(|r| Ok((store.locate(&page.tenant, &r.id)?, Change::Polled(r))))
-        .collect::<Result<_, StateError>>()?;
+    let ids = page.upserts.iter().map(|r| r.id.as_str());
+    let mut upserts: Vec<(ResourceAt, Change<'_>)> = store
+        .locate(&page.tenant, ids)?
+        .into_iter()
+        .zip(page.upserts.iter().map(Change::Polled))
+        .collect();
     // Key order: sled's leaf updates favour it.
     upserts.sort_by(|a, b| a.0.cmp(&b.0));
-    let deletes: Vec<(ResourceAt, Change<'_>)> = page
-        .deletes
-        .iter()
-        .map(|id| Ok((store.locate(&page.tenant, id)?, Change::Deleted)))
-        .collect::<Result<_, StateError>>()?;
+    let ids = page.deletes.iter().map(String::as_str);
+    let deletes: Vec<(ResourceAt, Change<'_>)> = store
+        .locate(&page.tenant, ids)?
+        .into_iter()
+        .map(|at| (at, Change::Deleted))
+        .collect();
     let ctx = settings.at(now);
     store.evaluation_tx(|tx| {
         let mut pending = Pending::default();

@@ -99,14 +99,22 @@ impl Store {
         result.map_err(|e| self.tx_error(e))
     }
 
-    /// Where `tenant`'s resource `id` is stored (the tenant gets its number on first use).
-    pub fn locate(&self, tenant: &str, id: &str) -> Result<ResourceAt, StateError> {
+    /// Where `tenant`'s resources `ids` are stored (the tenant gets its number on
+    /// first use).
+    pub fn locate<'a>(
+        &self,
+        tenant: &str,
+        ids: impl IntoIterator<Item = &'a str>,
+    ) -> Result<Vec<ResourceAt>, StateError> {
         let tkey = self.tenant_key(tenant)?;
-        Ok(ResourceAt {
-            key: records::resource_key(tkey, id),
-            tenant: tenant.to_string(),
-            id: id.to_string(),
-        })
+        Ok(ids
+            .into_iter()
+            .map(|id| ResourceAt {
+                key: records::resource_key(tkey, id),
+                tenant: tenant.to_string(),
+                id: id.to_string(),
+            })
+            .collect())
     }
 
     /// The place of a stored resource's key.
