@@ -5,8 +5,7 @@
 
 mod support;
 
-#[path = "delivery/common.rs"]
-mod common;
+use support::delivery as common;
 
 use std::time::{Duration, Instant};
 

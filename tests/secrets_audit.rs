@@ -8,8 +8,7 @@
 
 mod support;
 
-#[path = "delivery/common.rs"]
-mod common;
+use support::delivery as common;
 
 use std::time::Duration;
 

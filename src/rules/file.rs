@@ -295,7 +295,3 @@ fn boolean(item: &Item<'_>) -> Result<bool, ConfigError> {
         _ => Err(item.wrong_type("true or false")),
     }
 }
-
-#[cfg(test)]
-#[path = "file_tests/mod.rs"]
-mod tests;

@@ -2,6 +2,7 @@
 //! temp dir, and the real binary run as a child process.
 #![allow(dead_code)]
 
+pub mod delivery;
 pub mod sinks;
 pub mod smtp;
 

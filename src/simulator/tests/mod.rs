@@ -1,5 +1,5 @@
 //! Module-level tests: determinism, evolution, scopes and paging through the world and the
-//! handlers, without a socket (`tests/simulator_api.rs` at the crate root covers HTTP).
+//! handlers, without a socket (`tests/simulator_api/` at the crate root covers HTTP).
 //! This file holds the shared helpers.
 
 mod control;

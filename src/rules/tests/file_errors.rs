@@ -3,7 +3,7 @@
 
 use std::path::{Path, PathBuf};
 
-use super::{config, fake_env};
+use super::file::{config, fake_env};
 use crate::config::{self as worker_config, Config, line_col};
 use crate::rules::parse_files;
 /// Marks where an error must point; removed before the text is parsed.

@@ -1,7 +1,7 @@
-//! Helpers for the delivery tests: a simulator, a worker directory whose channels
-//! point at loopback sinks, rule files, machine steering, `once`, the `state` JSON,
-//! secret scans and a small MIME reader for the email that arrives.
-#![allow(dead_code)]
+//! Helpers for the delivery, fault_matrix and secrets_audit suites: a simulator, a
+//! worker directory whose channels point at loopback sinks, rule files, machine
+//! steering, `once`, the `state` JSON, secret scans and a small MIME reader for the
+//! email that arrives.
 
 use std::process::Output;
 use std::time::{Duration, Instant};
@@ -10,7 +10,7 @@ use base64::Engine;
 use chrono::{DateTime, SecondsFormat, Utc};
 use serde_json::{Value, json};
 
-use crate::support::{Sim, WorkDir, code, text};
+use super::{Sim, WorkDir, code, text};
 
 /// Timing tests (rates, lanes) measure arrival times to the millisecond; they run
 /// alone (`alone()`), every other test holds `shared()`, so on two shared cores no

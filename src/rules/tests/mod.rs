@@ -1,5 +1,10 @@
 //! Evaluation: table tests of each condition at and around its threshold, and
-//! property tests over random sequences of snapshots and instants.
+//! property tests over random sequences of snapshots and instants; `file.rs` the rule
+//! files, `file_errors.rs` each kind of mistake in one. The helpers here (`rule`,
+//! `machine`, `backup`, ...) serve other modules' tests too.
+
+mod file;
+mod file_errors;
 
 use std::time::Duration;
 

@@ -9,17 +9,13 @@
 //! so the rest of the simulated fleet never fires them. No `templates/` folder is
 //! written (except in `templates.rs`): the built-in shipped templates are used.
 
+#[path = "../support/mod.rs"]
 mod support;
 
-#[path = "delivery/common.rs"]
-mod common;
-#[path = "delivery/lanes.rs"]
 mod lanes;
-#[path = "delivery/payloads.rs"]
 mod payloads;
-#[path = "delivery/retries.rs"]
 mod retries;
-#[path = "delivery/secrets.rs"]
 mod secrets;
-#[path = "delivery/templates.rs"]
 mod templates;
+
+use support::delivery as common;

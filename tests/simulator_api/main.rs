@@ -2,11 +2,8 @@
 //! with reqwest the way the worker will drive the real API. Split by concern into the
 //! modules under `tests/simulator_api/`; this file holds the token and listing tests.
 
-#[path = "simulator_api/control.rs"]
 mod control;
-#[path = "simulator_api/faults.rs"]
 mod faults;
-#[path = "simulator_api/harness.rs"]
 mod harness;
 
 use std::collections::HashSet;

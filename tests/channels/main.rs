@@ -6,13 +6,10 @@
 //! class (delivered, retryable with its `Retry-After`, permanent), what was sent, and
 //! that no secret shows in any reason or `Debug` print.
 
+#[path = "../support/mod.rs"]
 mod support;
 
-#[path = "channels/common.rs"]
 mod common;
-#[path = "channels/email.rs"]
 mod email;
-#[path = "channels/http.rs"]
 mod http;
-#[path = "channels/pagerduty.rs"]
 mod pagerduty;

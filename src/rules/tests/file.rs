@@ -1,20 +1,18 @@
 //! Rule files: a file using every key reads into the right [`Rule`]; `load` reads a
 //! folder's `*.toml` in name order; the shipped `rules/` load against the shipped
-//! worker.toml. Each kind of mistake is in `errors.rs`.
-
-mod errors;
+//! worker.toml. Each kind of mistake is in `file_errors.rs`.
 
 use std::path::Path;
 use std::time::Duration;
 
-use super::*;
 use crate::acronis::model::AggregateStatus;
-use crate::config;
-use crate::rules::{Condition, Matcher};
+use crate::config::{self, Config};
+use crate::model::Severity;
+use crate::rules::{Condition, Matcher, load, parse};
 
 /// A stand-in environment for the shipped worker.toml: a valid URL for `*_URL`, `x`
 /// for anything else.
-fn fake_env(name: &str) -> Option<String> {
+pub(super) fn fake_env(name: &str) -> Option<String> {
     let value = if name.ends_with("_URL") {
         "https://hooks.example/x"
     } else {
@@ -30,7 +28,7 @@ fn shipped_config(dir: &Path) -> Config {
 }
 
 /// Channels: noc-slack, noc-teams, oncall, mail, ticketing.
-fn config() -> Config {
+pub(super) fn config() -> Config {
     shipped_config(Path::new(""))
 }
 

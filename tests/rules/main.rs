@@ -10,15 +10,11 @@
 //! queued: `once` exits 3 then (SPEC §2: notifications left undelivered), 0 when nothing
 //! was queued; see `common::Bench::once`.
 
+#[path = "../support/mod.rs"]
 mod support;
 
-#[path = "rules/common.rs"]
 mod common;
-#[path = "rules/config.rs"]
 mod config;
-#[path = "rules/lifecycle.rs"]
 mod lifecycle;
-#[path = "rules/silences.rs"]
 mod silences;
-#[path = "rules/timed.rs"]
 mod timed;
