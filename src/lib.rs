@@ -10,20 +10,27 @@
 //!   digest: state ──> build ──> notify::render ──> state's outbox
 //! ```
 //!
-//! Which module may use which (an arrow is "uses"; there is no cycle, and
-//! `tests/architecture.rs` fails when one appears):
+//! Which module uses which, top down (an arrow is "uses"; nothing below reaches
+//! up, there is no cycle, and `tests/architecture.rs` fails naming one if it appears;
+//! `ARCHITECTURE_GRAPH=1 cargo test --test architecture -- --nocapture` prints it):
 //!
 //! ```text
-//!   main ─> commands ─> runtime ─> worker ─> poll ─> evaluate ─> alerts ─> rules
-//!                │          │         │        │         │          │        │
-//!                │          ├> server │        │         └──> state  │        │
-//!                │          ├> digest ─> notify ─────────────> state  │        │
-//!                │          │                                    │    │        │
-//!                └──────────┴──> model, config, acronis, clock, telemetry, exit
-//!                                (model uses acronis' wire types; acronis uses config)
+//!   commands  -> runtime, worker, digest, notify, simulator, cli, ... (the top)
+//!   runtime   -> worker, digest, notify, server
+//!   worker    -> poll, evaluate, alerts, rules, state, acronis
+//!   digest    -> notify (its renderer), alerts (firing snapshots), state
+//!   poll      -> evaluate, alerts (settings), state, acronis
+//!   server    -> state
+//!   evaluate  -> alerts, state
+//!   notify    -> state, rules (the sample rules `check` and `preview` render)
+//!   alerts    -> rules
+//!   rules, state -> model
+//!   model     -> acronis (the wire types a stored resource is made from)
+//!   acronis   -> config
+//!   config, clock, telemetry, exit, logging: use nothing of the crate
 //! ```
 //!
-//! A type two stages share lives in `model`. The modules, bottom up:
+//! A type two stages share lives in `model`. The modules:
 
 /// The Acronis API client: tokens, tenants, `resource_statuses` pages.
 pub mod acronis;

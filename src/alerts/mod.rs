@@ -22,7 +22,7 @@ mod tests;
 
 pub use lifecycle::{Notify, Step, step};
 pub use log::{Transitions, log_transitions};
-pub use plan::{Notification, PlanContext, ResourcePlan, firing_snapshot, human_duration, plan};
+pub use plan::{Notification, PlanContext, ResourcePlan, firing_snapshot, plan};
 pub use route::{Routed, RoutedItem, route};
 pub use sample::test_item;
 pub use settings::AlertSettings;

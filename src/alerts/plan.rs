@@ -10,7 +10,7 @@ use super::lifecycle::{Notify, step};
 use crate::acronis::model::{AggregateStatus, Policy};
 use crate::model::{
     AlertRecord, AlertSnapshot, AlertStatus, LiveAlert, PolicySnapshot, ResourceRef,
-    StoredResource, TenantNames, TenantRef, Told, Watch, alert_key,
+    StoredResource, TenantNames, TenantRef, Told, Watch, alert_key, human_duration,
 };
 use crate::rules::{Condition, Prior, Rule, RuleSet, Subject, Transition, condition_holds};
 use crate::rules::{next_flip, subject, transition};
@@ -337,18 +337,4 @@ fn short_policy(kind: &str) -> String {
         [] => kind,
     };
     word.replace('_', " ")
-}
-
-/// "3h 12m", "2d 4h", "45s": the two largest units.
-pub fn human_duration(d: chrono::Duration) -> String {
-    let secs = d.num_seconds().max(0);
-    let (days, hours, mins) = (secs / 86_400, secs / 3600 % 24, secs / 60 % 60);
-    match (days, hours, mins) {
-        (0, 0, 0) => format!("{secs}s"),
-        (0, 0, m) => format!("{m}m"),
-        (0, h, 0) => format!("{h}h"),
-        (0, h, m) => format!("{h}h {m}m"),
-        (d, 0, _) => format!("{d}d"),
-        (d, h, _) => format!("{d}d {h}h"),
-    }
 }

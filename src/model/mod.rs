@@ -17,7 +17,7 @@ pub use alert::{AlertRecord, AlertStatus, Severity, Told, alert_key};
 pub use digest::DigestRecord;
 pub use outbox::{
     AlertSnapshot, DigestMail, GroupKey, MAX_ITEM_ALERTS, OutboxItem, PolicySnapshot, ResourceRef,
-    RuleInfo, TenantRef,
+    RuleInfo, TenantRef, human_duration,
 };
 pub use resource::{LiveAlert, PageCommit, StatusChange, StoredResource, Watch};
 pub use tenant::{TenantNames, TenantPoll, TenantRecord, display_name, tenant_name};

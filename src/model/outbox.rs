@@ -151,3 +151,18 @@ pub struct GroupKey {
     pub channel: String,
     pub status: AlertStatus,
 }
+
+/// A duration as a person reads it in alert summaries and templates (`since`):
+/// "3h 12m", "2d 4h", "45s", the two largest units.
+pub fn human_duration(d: chrono::Duration) -> String {
+    let secs = d.num_seconds().max(0);
+    let (days, hours, mins) = (secs / 86_400, secs / 3600 % 24, secs / 60 % 60);
+    match (days, hours, mins) {
+        (0, 0, 0) => format!("{secs}s"),
+        (0, 0, m) => format!("{m}m"),
+        (0, h, 0) => format!("{h}h"),
+        (0, h, m) => format!("{h}h {m}m"),
+        (d, 0, _) => format!("{d}d"),
+        (d, h, _) => format!("{d}d {h}h"),
+    }
+}

@@ -9,8 +9,8 @@ use chrono::{DateTime, SecondsFormat, Utc};
 use serde_json::{Value, json};
 
 use super::escape::truncate_chars;
-use crate::alerts::human_duration;
 use crate::config::ChannelConfig;
+use crate::model::human_duration;
 use crate::model::{AlertSnapshot, OutboxItem};
 
 /// Longest string from the API a template is given (names, ids, statuses, summaries).

@@ -7,7 +7,7 @@ use chrono::{DateTime, Utc};
 use serde_json::{Value, json};
 
 use super::context::{alert, rfc3339};
-use crate::alerts::human_duration;
+use crate::model::human_duration;
 use crate::model::{AlertSnapshot, RuleInfo, TenantRef};
 
 /// Everything one tenant's digest shows.

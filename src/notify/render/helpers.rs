@@ -16,7 +16,7 @@ use handlebars::{
 use serde_json::Value;
 
 use super::escape::truncate_chars;
-use crate::alerts::human_duration;
+use crate::model::human_duration;
 
 /// The pattern `format_time` uses when none is given: "2026-03-01 14:05 UTC".
 pub const DEFAULT_TIME_FORMAT: &str = "%Y-%m-%d %H:%M %Z";
