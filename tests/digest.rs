@@ -126,7 +126,7 @@ async fn dry_run_prints_both_parts_with_exact_totals_and_sends_nothing() {
             "error" => 2,
             "critical" => 3,
             "interaction_required" => 4,
-            "no_policies_applied" => 5,
+            "not_protected" | "no_policies_applied" => 5,
             _ => 6,
         };
         expected[i] += 1;

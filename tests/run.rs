@@ -8,7 +8,7 @@ use std::time::Duration;
 use support::sinks::HttpSink;
 use support::{Sim, WorkDir, code, free_port, sigterm, text, webhook_channel};
 
-const ALL_STATUSES: &str = r#"["ok", "idle", "scheduled", "running", "cancelling", "no_policies_applied", "interaction_required", "warning", "error", "critical"]"#;
+const ALL_STATUSES: &str = r#"["ok", "idle", "scheduled", "running", "cancelling", "not_protected", "no_policies_applied", "interaction_required", "warning", "error", "critical"]"#;
 
 /// A running `run` worker: its directory, the webhook it delivers to, the process.
 struct Running {

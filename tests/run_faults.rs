@@ -15,7 +15,7 @@ use serde_json::{Value, json};
 use support::sinks::{HttpSink, Recorded, Reply};
 use support::{Sim, WorkDir, code, signal, text, webhook_channel};
 
-const ALL_STATUSES: &str = r#"["ok", "idle", "scheduled", "running", "cancelling", "no_policies_applied", "interaction_required", "warning", "error", "critical"]"#;
+const ALL_STATUSES: &str = r#"["ok", "idle", "scheduled", "running", "cancelling", "not_protected", "no_policies_applied", "interaction_required", "warning", "error", "critical"]"#;
 
 /// How long the slow sink holds every answer: long enough to stop the worker while
 /// an attempt is surely in flight.

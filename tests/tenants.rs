@@ -24,7 +24,7 @@ async fn a_tenant_that_leaves_the_list_is_forgotten_silently() {
     // alerts must still not be resolved through the channel.
     std::fs::write(
         work.path().join("rules/all.toml"),
-        "[[rule]]\nname = \"seen\"\nnotify = [\"hook\"]\nresolve = true\nwhen.status = [\"ok\", \"idle\", \"scheduled\", \"running\", \"cancelling\", \"no_policies_applied\", \"interaction_required\", \"warning\", \"error\", \"critical\"]\n",
+        "[[rule]]\nname = \"seen\"\nnotify = [\"hook\"]\nresolve = true\nwhen.status = [\"ok\", \"idle\", \"scheduled\", \"running\", \"cancelling\", \"not_protected\", \"no_policies_applied\", \"interaction_required\", \"warning\", \"error\", \"critical\"]\n",
     )
     .unwrap();
     let out = work.run(&["once", "--now", "2026-11-23T08:00:00Z"]).await;

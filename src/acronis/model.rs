@@ -135,17 +135,20 @@ pub enum AggregateStatus {
     Error,
     Critical,
     NoPoliciesApplied,
+    /// A machine with no protection plan (the vendor's docs show it for one).
+    NotProtected,
     Unknown(String),
 }
 
 impl AggregateStatus {
     /// Every name the API documents (plus `ok`), in severity order from healthy to worst.
-    pub const KNOWN: [&'static str; 10] = [
+    pub const KNOWN: [&'static str; 11] = [
         "ok",
         "idle",
         "scheduled",
         "running",
         "cancelling",
+        "not_protected",
         "no_policies_applied",
         "interaction_required",
         "warning",
@@ -165,6 +168,7 @@ impl AggregateStatus {
             "error" => AggregateStatus::Error,
             "critical" => AggregateStatus::Critical,
             "no_policies_applied" => AggregateStatus::NoPoliciesApplied,
+            "not_protected" => AggregateStatus::NotProtected,
             other => AggregateStatus::Unknown(other.to_string()),
         }
     }
@@ -181,6 +185,7 @@ impl AggregateStatus {
             AggregateStatus::Error => "error",
             AggregateStatus::Critical => "critical",
             AggregateStatus::NoPoliciesApplied => "no_policies_applied",
+            AggregateStatus::NotProtected => "not_protected",
             AggregateStatus::Unknown(s) => s,
         }
     }

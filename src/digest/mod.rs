@@ -276,7 +276,9 @@ fn count(totals: &mut Totals, status: &AggregateStatus) {
         AggregateStatus::Error => totals.error += 1,
         AggregateStatus::Critical => totals.critical += 1,
         AggregateStatus::InteractionRequired => totals.interaction_required += 1,
-        AggregateStatus::NoPoliciesApplied => totals.not_protected += 1,
+        AggregateStatus::NoPoliciesApplied | AggregateStatus::NotProtected => {
+            totals.not_protected += 1
+        }
         AggregateStatus::Unknown(_) => totals.other += 1,
     }
 }
@@ -288,7 +290,7 @@ fn rank(status: &AggregateStatus) -> u8 {
         AggregateStatus::Error => 1,
         AggregateStatus::Warning => 2,
         AggregateStatus::InteractionRequired => 3,
-        AggregateStatus::NoPoliciesApplied => 4,
+        AggregateStatus::NoPoliciesApplied | AggregateStatus::NotProtected => 4,
         AggregateStatus::Unknown(_) => 5,
         _ => OK_RANK,
     }

@@ -61,6 +61,7 @@ fn totals_follow_spec_section_5() {
         "critical",
         "interaction_required",
         "no_policies_applied",
+        "not_protected",
         "quarantined",
     ];
     let resources = statuses
@@ -87,7 +88,7 @@ fn totals_follow_spec_section_5() {
             totals.not_protected,
             totals.other
         ),
-        (12, 5, 1, 1, 2, 1, 1, 1)
+        (13, 5, 1, 1, 2, 1, 2, 1)
     );
     // The unknown status is kept as the API named it.
     assert!(

@@ -171,16 +171,24 @@ fn machine(seed: u64, ix: ResIx, owner: TenantIx, tenants: &Tenants, start: i64)
     r
 }
 
-/// `no_policies_applied`, sometimes still carrying a long-finished backup history.
+/// A machine without a protection plan: `not_protected` when it never had one (the
+/// vendor's docs show that for a machine with no plan), `no_policies_applied` when a
+/// long-finished backup history remains (as in the vendor's sample).
 fn unprotected(seed: u64, ix: ResIx, r: &mut Resource, start: i64) {
     let h = hash(seed, Salt::Schedule, &[u64::from(ix)]);
+    let had_a_plan = chance(h, 500);
+    let status = if had_a_plan {
+        "no_policies_applied"
+    } else {
+        "not_protected"
+    };
     r.aggregate = Some(Aggregate {
-        status: "no_policies_applied".into(),
+        status: status.into(),
         names: None,
         running: false,
     });
-    r.sticky = Some("no_policies_applied".into());
-    if chance(h, 500) {
+    r.sticky = Some(status.into());
+    if had_a_plan {
         let last = start - (20 + below(h >> 10, 200) as i64) * DAY_NS;
         let last = last.max(r.created_ns + HOUR_NS);
         let success = if chance(h >> 30, 700) {
@@ -329,10 +337,9 @@ mod tests {
         }
         let share = |s: &str| by_status.get(s).copied().unwrap_or(0) as f64 / fleet.len() as f64;
         assert!((0.6..0.8).contains(&share("idle")), "{by_status:?}");
-        assert!(
-            (0.03..0.07).contains(&share("no_policies_applied")),
-            "{by_status:?}"
-        );
+        for s in ["no_policies_applied", "not_protected"] {
+            assert!((0.015..0.035).contains(&share(s)), "{s}: {by_status:?}");
+        }
         for s in [
             "warning",
             "error",

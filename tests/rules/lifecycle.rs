@@ -375,3 +375,30 @@ async fn two_hundred_machines_critical_at_once_are_one_chat_message_and_two_hund
     one_message_and_one_page_each(&outbox, "firing", &want, at(0, 5));
     one_message_and_one_page_each(&outbox, "resolved", &want, at(0, 10));
 }
+
+/// `not_protected` is a status like any other: a rule may name it, and it fires for a
+/// machine the platform shows without a plan (acronis-api.md §4.4), and only for it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_not_protected_machine_fires_a_rule_that_names_the_status() {
+    let b = Bench::new(30, 2, "", "").await;
+    b.rules(
+        "machines.toml",
+        &status_rule("unprotected", &["not_protected"], &["slack"], ""),
+    );
+    let gap = b
+        .steer(1, "itest-gap", json!({"status": "not_protected"}))
+        .await;
+    b.steer_from(
+        1,
+        1,
+        "itest-old-plan",
+        json!({"status": "no_policies_applied"}),
+    )
+    .await;
+    b.once(start()).await;
+
+    let alerts = b.alerts().await;
+    assert_eq!(alerts.len(), 1, "{}", pretty(&alerts));
+    let a = alert(&alerts, &key("unprotected", &gap[0], None));
+    assert_eq!(a["status"], "firing");
+}

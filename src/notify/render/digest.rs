@@ -30,7 +30,7 @@ pub struct DigestContext {
 }
 
 /// Machines by status (SPEC §5: `ok` counts idle, scheduled, running, cancelling;
-/// `not_protected` counts no_policies_applied; `other` what the worker does not know).
+/// `not_protected` counts not_protected and no_policies_applied; `other` what the worker does not know).
 #[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize)]
 pub struct Totals {
     pub machines: usize,

@@ -49,7 +49,7 @@ group_window = "30s"
 
 [[rule]]
 name = "critical"
-when.status = ["critical", "error"]
+when.status = ["critical", "error", "not_protected"]
 
 [[rule]]
 name = "overdue"
@@ -92,7 +92,11 @@ fn a_file_with_every_key_reads_into_rules() {
     assert!(r.notify.is_empty());
     assert_eq!(
         r.condition,
-        Condition::Status(vec![AggregateStatus::Critical, AggregateStatus::Error])
+        Condition::Status(vec![
+            AggregateStatus::Critical,
+            AggregateStatus::Error,
+            AggregateStatus::NotProtected
+        ])
     );
     assert_eq!(r.matcher.key(), Matcher::default().key());
     assert_eq!(r.repeat, None);

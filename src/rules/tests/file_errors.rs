@@ -132,7 +132,7 @@ fn every_mistake_names_file_line_column_and_key() {
         (
             "[[rule]]\nname = \"a\"\nwhen.status = [\"error\", »\"critcal\"]\n",
             Some("rule[1].when.status[1]"),
-            "unknown status \"critcal\": expected one of ok, idle, scheduled, running, cancelling, no_policies_applied, interaction_required, warning, error, critical (names from the Acronis API)",
+            "unknown status \"critcal\": expected one of ok, idle, scheduled, running, cancelling, not_protected, no_policies_applied, interaction_required, warning, error, critical (names from the Acronis API)",
         ),
         (
             "[[rule]]\nname = \"a\"\nwhen.status = »[]\n",
