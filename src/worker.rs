@@ -82,6 +82,7 @@ impl Worker {
             overlap: config.acronis.overlap,
             full_resync_every: config.acronis.full_resync_every,
             max_concurrent_tenants: config.acronis.max_concurrent_tenants,
+            resource_types: config.acronis.resource_types.clone(),
         };
         let poller = Poller::new(client.clone(), store.clone(), settings);
         let settings = AlertSettings::new(rules, &config).with_tenant_names(

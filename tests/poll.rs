@@ -405,3 +405,87 @@ async fn a_state_directory_from_a_newer_version_is_refused_untouched() {
         &999u32.to_be_bytes()
     );
 }
+
+/// Every machine, agentless VMs included, under the default `resource_types` (a
+/// family the API cannot filter by: every type is read, none is filtered away); exact
+/// names narrow it, sent as `type=`; a family alone keeps only its members.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn resource_types_take_exact_names_and_families() {
+    let sim = Sim::small(300, 3).await;
+    let all = sim.get("/_sim/resources?limit=100000").await;
+    let mut by_type: std::collections::BTreeMap<String, Vec<String>> = Default::default();
+    for r in all["items"].as_array().unwrap() {
+        if r["deleted_at"].is_null() {
+            let list = by_type
+                .entry(r["type"].as_str().unwrap().to_string())
+                .or_default();
+            list.push(r["id"].as_str().unwrap().to_string());
+        }
+    }
+    let hyperv = "resource.virtual_machine.mshyperv";
+    let esx = "resource.virtual_machine.vmwesx";
+    assert!(
+        by_type.contains_key(hyperv) && by_type.contains_key(esx),
+        "the fleet has both VM types: {:?}",
+        by_type.keys()
+    );
+    let ids_of = |types: &[&str]| -> Vec<String> {
+        let mut ids: Vec<String> = types
+            .iter()
+            .flat_map(|t| by_type.get(*t).cloned().unwrap_or_default())
+            .collect();
+        ids.sort();
+        ids
+    };
+    let stored_types = |rows: &[Value]| -> std::collections::BTreeSet<String> {
+        rows.iter()
+            .map(|r| r["type"].as_str().unwrap().to_string())
+            .collect()
+    };
+
+    // The default.
+    let work = WorkDir::new(&sim.url, "");
+    let out = work.run(&["once", "--now", NOW]).await;
+    assert_eq!(code(&out), 0, "{}", text(&out));
+    let rows = work.resources().await;
+    assert_eq!(ids(&rows), sim.resource_ids(None).await, "every resource");
+    assert_eq!(
+        stored_types(&rows),
+        ["resource.machine", hyperv, esx].map(String::from).into(),
+    );
+
+    // Exact names: the API filters.
+    let work = WorkDir::new(
+        &sim.url,
+        &format!("resource_types = [\"resource.machine\", \"{esx}\"]"),
+    );
+    let out = work.run(&["once", "--now", NOW]).await;
+    assert_eq!(code(&out), 0, "{}", text(&out));
+    assert_eq!(
+        ids(&work.resources().await),
+        ids_of(&["resource.machine", esx])
+    );
+
+    // A family alone: everything is read, only VMs are kept.
+    let work = WorkDir::new(
+        &sim.url,
+        "resource_types = [\"resource.virtual_machine.*\"]",
+    );
+    let out = work
+        .run(&["--log-format", "json", "once", "--now", NOW])
+        .await;
+    assert_eq!(code(&out), 0, "{}", text(&out));
+    assert_eq!(ids(&work.resources().await), ids_of(&[hyperv, esx]));
+    let machines = by_type["resource.machine"].len();
+    let logged: u64 = String::from_utf8_lossy(&out.stderr)
+        .lines()
+        .filter_map(|l| serde_json::from_str::<Value>(l).ok())
+        .filter(|l| l["message"] == "poll ok")
+        .filter_map(|l| l["unwatched"].as_u64())
+        .sum();
+    assert!(
+        logged >= machines as u64,
+        "the machines passed over are counted ({logged} logged, {machines} machines):\n{}",
+        text(&out)
+    );
+}

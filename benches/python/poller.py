@@ -11,7 +11,9 @@ scripts that acronis-watch replaces, doing the same job as `acronis-watch once`:
 
   * list the customer tenants below the API client's own tenant;
   * per customer, sequentially: a scoped token, then every page of
-    `resource_statuses?type=resource.machine&order=desc(updated_at)&limit=500`;
+    `resource_statuses?order=desc(updated_at)&limit=500` (no `type=`: like the
+    worker's default, it watches machines and every agentless VM type, a family the
+    API cannot filter by);
   * keep every machine in a dict id -> item and each tenant's watermark (the first
     page's `timestamp`) in a JSON state file.
 
@@ -111,7 +113,6 @@ def list_customers(session, base_url, access_token, client_id):
 def poll_tenant(session, base_url, token, since, page_size, resources):
     """Page one tenant's machines into `resources`; returns (watermark, pages, items)."""
     params = {
-        "type": "resource.machine",
         "order": "desc(updated_at)",
         "limit": f"{page_size}",
     }

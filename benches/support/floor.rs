@@ -65,8 +65,10 @@ pub fn download(
         let token = scoped["access_token"].as_str().unwrap().to_string();
         let mut after: Option<String> = None;
         loop {
+            // No `type=`: the worker's default resource_types (machines and every
+            // agentless VM type) is a family the API cannot filter by, so it reads
+            // every type too.
             let mut q = vec![
-                ("type", "resource.machine".to_string()),
                 ("order", "desc(updated_at)".to_string()),
                 ("limit", page.to_string()),
             ];

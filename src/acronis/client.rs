@@ -12,7 +12,7 @@ use super::auth::{Token, Tokens};
 use super::error::{ApiError, ApiErrorKind};
 use super::http::{Response, RetryPolicy};
 use super::model::{ResourceStatus, StatusPage, Timestamp};
-use crate::config::AcronisConfig;
+use crate::config::{AcronisConfig, resource_type};
 
 const STATUSES: &str = "/api/resource_management/v4/resource_statuses";
 /// Ids per lookup request (the API takes up to 100 per filter).
@@ -271,10 +271,10 @@ impl AcronisClient {
             ("order", "desc(updated_at)".to_string()),
             ("limit", self.page_size.to_string()),
         ];
-        match self.types.as_slice() {
-            [] => {}
-            [one] => query.push(("type", one.clone())),
-            many => query.push(("type", format!("or({})", many.join(",")))),
+        // A family (`resource.virtual_machine.*`) cannot be asked for: then every
+        // type is read and the poller keeps the watched ones.
+        if let Some(types) = resource_type::api_filter(&self.types) {
+            query.push(("type", types));
         }
         if req.include_deleted {
             query.push(("include_deleted", "true".to_string()));

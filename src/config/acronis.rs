@@ -7,6 +7,7 @@ use toml::de::DeValue;
 
 use super::error::ConfigError;
 use super::reader::{Item, Table, a_type};
+use super::resource_type;
 use super::shard::parse_shard;
 use super::types::*;
 use super::value::{self, Shown};
@@ -90,11 +91,15 @@ pub(super) fn acronis(t: &Table<'_>) -> Result<AcronisConfig, ConfigError> {
                 .into_iter()
                 .map(|s| {
                     Ok(s.non_empty("a resource type like \"resource.machine\"")?
+                        .resource_type()?
                         .value)
                 })
                 .collect::<Result<_, ConfigError>>()?
         }
-        None => vec!["resource.machine".to_string()],
+        None => resource_type::DEFAULT
+            .iter()
+            .map(|s| s.to_string())
+            .collect(),
     };
     let page_size = t
         .opt_int(

@@ -18,6 +18,7 @@ pub(crate) mod error;
 mod expand;
 mod rate;
 pub(crate) mod reader;
+pub mod resource_type;
 mod shard;
 mod silence;
 mod smtp;

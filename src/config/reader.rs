@@ -53,6 +53,23 @@ impl Str {
         }
     }
 
+    /// Reject a value that is not a resource type name or family (`resource_types`,
+    /// `match.type`).
+    pub fn resource_type(self) -> Result<Self, ConfigError> {
+        if super::resource_type::check(&self.value) {
+            return Ok(self);
+        }
+        Err(ConfigError::InvalidValue {
+            problem: format!(
+                "{} is not a resource type: expected {}",
+                self.shown(),
+                super::resource_type::EXPECTED
+            ),
+            at: self.at,
+            key: self.key,
+        })
+    }
+
     /// Reject an empty (or all-blank) value.
     pub fn non_empty(self, expected: &str) -> Result<Self, ConfigError> {
         if self.value.trim().is_empty() {

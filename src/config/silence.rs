@@ -61,11 +61,17 @@ fn resource_match(item: &Item<'_>) -> Result<ResourceMatch, ConfigError> {
             .map(|s| s.value)
             .collect())
     };
-    Ok(ResourceMatch {
-        types: list(
+    let types = table
+        .opt_strings(
             "type",
             "an array of resource types, like [\"resource.machine\"]",
-        )?,
+        )?
+        .unwrap_or_default()
+        .into_iter()
+        .map(|s| Ok(s.resource_type()?.value))
+        .collect::<Result<_, ConfigError>>()?;
+    Ok(ResourceMatch {
+        types,
         tenants: list("tenant", "an array of tenant ids, like [\"3b6f...\"]")?,
         names: globs(&table)?,
     })

@@ -27,6 +27,7 @@ use crate::acronis::client::{PageRequest, WatchedTenant, newest_update};
 use crate::acronis::error::ApiError;
 use crate::acronis::model::Timestamp;
 use crate::alerts::{AlertSettings, Transitions};
+use crate::config::resource_type;
 use crate::evaluate::commit_page;
 use crate::model::{PageCommit, StatusChange, StoredResource, TenantPoll};
 use crate::state::{StateError, Store};
@@ -42,6 +43,9 @@ pub struct PollSettings {
     pub overlap: Duration,
     pub full_resync_every: Duration,
     pub max_concurrent_tenants: usize,
+    /// `resource_types`: what is stored; items of other types a page brings (the API
+    /// cannot filter by a family) are passed over.
+    pub resource_types: Vec<String>,
 }
 
 /// Why one tenant's poll failed.
@@ -67,6 +71,8 @@ pub struct TenantReport {
     pub pages: usize,
     pub items: usize,
     pub stored: usize,
+    /// Items of types `resource_types` does not watch, passed over.
+    pub unwatched: usize,
     pub deleted: usize,
     /// Status changes of resources already known (capped at 1000; see `changes_total`).
     pub changes: Vec<StatusChange>,
@@ -166,6 +172,7 @@ impl<S: StatusSource + 'static> TenantJob<S> {
                 pages = r.pages,
                 items = r.items,
                 stored = r.stored,
+                unwatched = r.unwatched,
                 deleted = r.deleted,
                 changes = r.changes_total,
                 ms = elapsed.as_millis() as u64,
@@ -260,7 +267,12 @@ impl<S: StatusSource + 'static> TenantJob<S> {
         let wanted: HashSet<&str> = unseen.iter().map(String::as_str).collect();
         let mut alive = Vec::new();
         for item in self.source.lookup(tenant, &unseen).await? {
-            if item.context.deleted_at.is_none() && wanted.contains(item.context.id.as_str()) {
+            // A resource of a type no longer watched (resource_types changed) is
+            // forgotten like a deleted one.
+            if item.context.deleted_at.is_none()
+                && wanted.contains(item.context.id.as_str())
+                && self.watches(item.context.kind.as_deref())
+            {
                 alive.push(StoredResource::from_api(&tenant.id, item, epoch));
             }
         }
@@ -277,6 +289,12 @@ impl<S: StatusSource + 'static> TenantJob<S> {
             .cloned()
             .collect();
         Ok((alive, gone))
+    }
+
+    /// Whether `resource_types` watches a resource of type `kind` (one without a type
+    /// is kept: nothing says it is not a machine).
+    fn watches(&self, kind: Option<&str>) -> bool {
+        kind.is_none_or(|k| resource_type::any_matches(&self.settings.resource_types, k))
     }
 
     /// `t` minus the overlap: where an incremental pass may stop.
@@ -345,7 +363,9 @@ impl<S: StatusSource + 'static> TenantJob<S> {
                     passed_watermark = true;
                     break;
                 }
-                if item.context.deleted_at.is_some() {
+                if !self.watches(item.context.kind.as_deref()) {
+                    report.unwatched += 1;
+                } else if item.context.deleted_at.is_some() {
                     commit.deletes.push(item.context.id);
                 } else {
                     commit

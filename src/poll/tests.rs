@@ -151,6 +151,10 @@ fn setup(fake: Fake, overlap_secs: u64) -> (Arc<Fake>, Poller<Fake>, Store, temp
         overlap: Duration::from_secs(overlap_secs),
         full_resync_every: Duration::from_secs(6 * 3600),
         max_concurrent_tenants: 2,
+        resource_types: vec![
+            "resource.machine".into(),
+            "resource.virtual_machine.*".into(),
+        ],
     };
     let poller = Poller::new(fake.clone(), store.clone(), settings);
     (fake, poller, store, dir)

@@ -4,7 +4,7 @@
 
 use glob::{MatchOptions, Pattern};
 
-use crate::config::ResourceMatch;
+use crate::config::{ResourceMatch, resource_type};
 use crate::model::StoredResource;
 
 const GLOB_OPTIONS: MatchOptions = MatchOptions {
@@ -57,7 +57,7 @@ impl Matcher {
     }
 
     pub fn matches(&self, r: &StoredResource) -> bool {
-        (self.types.is_empty() || self.types.contains(&r.kind))
+        (self.types.is_empty() || resource_type::any_matches(&self.types, &r.kind))
             && (self.tenants.is_empty()
                 || self
                     .tenants

@@ -161,7 +161,10 @@ pub(super) fn matcher(rule: &Table<'_>) -> Result<Matcher, ConfigError> {
     let types = filter(
         "type",
         "an array of resource types, like [\"resource.machine\"]",
-    )?;
+    )?
+    .into_iter()
+    .map(Str::resource_type)
+    .collect::<Result<Vec<_>, _>>()?;
     let tenants = filter("tenant", "an array of tenant ids, like [\"3b6f...\"]")?;
     let names = filter("name", "an array of resource name globs, like [\"sql-*\"]")?;
     for name in &names {

@@ -11,6 +11,8 @@ use std::cmp::Reverse;
 use std::collections::BinaryHeap;
 
 use super::clock::{DAY_NS, NS_PER_SEC};
+#[cfg(test)]
+use super::model::MACHINE;
 use super::model::{ANTIMALWARE, BACKUP, Backup, PATCH, ResIx, Resource, VULNERABILITY};
 use super::seed::{Salt, below, chance, hash};
 
@@ -235,6 +237,7 @@ mod tests {
         Resource {
             id: 1,
             id_str: "x".into(),
+            kind: MACHINE,
             name: "DC01".into(),
             user_defined_name: None,
             owner: 3,

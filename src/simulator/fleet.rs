@@ -7,7 +7,8 @@
 use super::clock::{DAY_NS, HOUR_NS, NS_PER_SEC};
 use super::evolve::{event_time, run_end, security_times};
 use super::model::{
-    ANTIMALWARE, Aggregate, BACKUP, Backup, PATCH, Policy, ResIx, Resource, VULNERABILITY,
+    ANTIMALWARE, Aggregate, BACKUP, Backup, ESXI_VM, HYPERV_VM, MACHINE, PATCH, Policy, ResIx,
+    Resource, VULNERABILITY,
 };
 use super::names::{machine_name, plan_names, user_defined_name};
 use super::seed::{Salt, below, chance, hash, uuid, uuid_string};
@@ -135,6 +136,7 @@ fn machine(seed: u64, ix: ResIx, owner: TenantIx, tenants: &Tenants, start: i64)
     let mut r = Resource {
         id,
         id_str: uuid_string(id),
+        kind: MACHINE,
         user_defined_name: user_defined_name(hash(seed, Salt::Name, &[i, 1]), &name),
         name,
         owner,
@@ -166,6 +168,16 @@ fn machine(seed: u64, ix: ResIx, owner: TenantIx, tenants: &Tenants, start: i64)
         .chain([r.created_ns])
         .max()
         .unwrap_or(created);
+    // About one in ten is an agentless VM, backed up through its hypervisor: backup
+    // only, no agent-based security policies.
+    r.kind = match below(hash(seed, Salt::ResourceType, &[i]), 1000) {
+        0..50 => HYPERV_VM,
+        50..100 => ESXI_VM,
+        _ => MACHINE,
+    };
+    if r.kind != MACHINE {
+        r.policies.retain(|p| p.kind == BACKUP);
+    }
     let jitter = 1 + below(look >> 40, 3 * NS_PER_SEC as u64) as i64;
     r.updated_ns = latest.saturating_add(jitter).min(start).max(r.created_ns);
     r

@@ -5,6 +5,10 @@
 use super::tenants::TenantIx;
 
 pub(crate) const MACHINE: &str = "resource.machine";
+/// Agentless virtual machines (acronis-api.md §4.5): a Hyper-V VM [docs], a VMware
+/// ESXi VM [third-party poller].
+pub(crate) const HYPERV_VM: &str = "resource.virtual_machine.mshyperv";
+pub(crate) const ESXI_VM: &str = "resource.virtual_machine.vmwesx";
 pub(crate) const BACKUP: &str = "policy.backup.machine";
 pub(crate) const ANTIMALWARE: &str = "policy.security.antimalware_protection";
 pub(crate) const PATCH: &str = "policy.security.patch_management";
@@ -66,6 +70,8 @@ impl Backup {
 pub(crate) struct Resource {
     pub id: u128,
     pub id_str: String,
+    /// `context.type`: a machine, or an agentless VM.
+    pub kind: &'static str,
     pub name: String,
     pub user_defined_name: Option<String>,
     /// The customer or unit owning the machine.

@@ -5,7 +5,7 @@
 use serde::ser::{Serialize, SerializeMap, Serializer};
 
 use super::clock::{NS_PER_SEC, from_ns};
-use super::model::{Aggregate, MACHINE, Policy, Resource};
+use super::model::{Aggregate, Policy, Resource};
 use super::settings::TimeFields;
 
 /// RM timestamps: `2021-03-22T12:29:11.218913513Z`.
@@ -129,7 +129,7 @@ impl Serialize for Context<'_> {
         let mut m = s.serialize_map(None)?;
         m.serialize_entry("id", &r.id_str)?;
         m.serialize_entry("name", &r.name)?;
-        m.serialize_entry("type", MACHINE)?;
+        m.serialize_entry("type", r.kind)?;
         m.serialize_entry("tenant_id", item.tenant_id)?;
         m.serialize_entry("agent_id", &r.agent_id)?;
         m.serialize_entry(

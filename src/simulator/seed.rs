@@ -30,6 +30,7 @@ pub(crate) enum Salt {
     Created,
     Touch,
     Presentation,
+    ResourceType,
 }
 
 fn splitmix64(mut z: u64) -> u64 {

@@ -13,7 +13,7 @@ use super::auth::{TokenCheck, bearer};
 use super::cursor::Cursor;
 use super::errors::{rm, rm_bad_request};
 use super::faults::Alter;
-use super::model::{Key, MACHINE, ResIx, Resource};
+use super::model::{Key, ResIx, Resource};
 use super::paging::{self, Direction, Order, Window};
 use super::query::{Compare, Params, parse_bool, parse_compare, parse_int};
 use super::render::{Item, rfc3339_ns};
@@ -271,17 +271,20 @@ pub(crate) fn list(w: &mut World, headers: &HeaderMap, raw_query: &str, alter: A
         Err(resp) => return resp,
     };
     let order = q.cursor.map(|c| c.order).or(q.order).unwrap_or(Order::Asc);
-    let wanted_type = q.types.is_empty() || q.types.iter().any(|t| t == MACHINE);
+    // `type=` filters by exact names (a machine, or one VM type).
+    let wanted_type = |r: &Resource| q.types.is_empty() || q.types.iter().any(|t| t == r.kind);
     let store = &w.store;
     let picked = explicit_ids(store, &q, &reach);
     let sets: Vec<&BTreeSet<Key>> = match (&picked, &reach) {
-        _ if !wanted_type => Vec::new(),
         (Some(set), _) => vec![set],
         (None, Reach::All) => vec![store.all()],
         (None, Reach::Tenants(list)) => list.iter().map(|&t| store.tenant_set(t)).collect(),
     };
-    let visible =
-        |k: &Key| q.include_deleted || store.by_key(k).is_some_and(|r| r.deleted_ns.is_none());
+    let visible = |k: &Key| {
+        store.by_key(k).map_or(q.include_deleted, |r| {
+            wanted_type(r) && (q.include_deleted || r.deleted_ns.is_none())
+        })
+    };
     let cursor = q.cursor.map(|c| (c.direction, c.key));
     let page = paging::page(&sets, &q.window, order, cursor, q.limit, visible);
     let make_cursor = |direction, key| {

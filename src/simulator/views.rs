@@ -65,6 +65,9 @@ pub struct ResourceView {
     pub customer: String,
     /// What RM items carry in `context.tenant_id`.
     pub tenant_id: String,
+    /// `context.type`: `resource.machine`, or an agentless VM's type.
+    #[serde(rename = "type")]
+    pub kind: String,
     pub name: String,
     pub status: Option<String>,
     pub updated_at: DateTime<Utc>,
@@ -224,6 +227,7 @@ pub(crate) fn resource_view(r: &Resource, tenants: &Tenants) -> ResourceView {
         tenant: tenants.get(r.owner).uuid.clone(),
         customer: tenants.get(r.customer).uuid.clone(),
         tenant_id: tenants.get(r.owner).context_id().to_string(),
+        kind: r.kind.to_string(),
         name: r.name.clone(),
         status: r.status().map(str::to_string),
         updated_at: from_ns(r.updated_ns),

@@ -192,6 +192,13 @@ async fn paging_yields_each_resource_once_in_desc_order() {
     let s = start(300).await;
     let token = s.base_token().await;
     let items = s
+        .pass(&token, &[("order", "desc(updated_at)"), ("limit", "45")])
+        .await;
+    assert_eq!(items.len(), 300);
+    // `type=` takes exact names, one or `or(...)`: machines alone, then the VM types.
+    let of_type =
+        |items: &[Value], t: &str| items.iter().filter(|i| i["context"]["type"] == t).count();
+    let machines = s
         .pass(
             &token,
             &[
@@ -201,7 +208,16 @@ async fn paging_yields_each_resource_once_in_desc_order() {
             ],
         )
         .await;
-    assert_eq!(items.len(), 300);
+    assert_eq!(machines.len(), of_type(&items, "resource.machine"));
+    assert!(machines.len() < 300, "the fleet has agentless VMs too");
+    let vm_types = "or(resource.virtual_machine.mshyperv,resource.virtual_machine.vmwesx)";
+    let vms = s.pass(&token, &[("type", vm_types), ("limit", "45")]).await;
+    assert_eq!(vms.len() + machines.len(), 300);
+    assert!(vms.iter().all(|i| {
+        i["context"]["type"]
+            .as_str()
+            .is_some_and(|t| t.starts_with("resource.virtual_machine."))
+    }));
     assert_eq!(
         ids(&items).into_iter().collect::<HashSet<_>>().len(),
         300,
@@ -245,7 +261,8 @@ async fn paging_yields_each_resource_once_in_desc_order() {
         )
         .await;
     assert_eq!(newer.json["items"].as_array().map(Vec::len), Some(10));
-    assert_eq!(s.sim.counters().items_served, 300 + 1 + 10);
+    // Both full reads (all types; machines then VMs), the one-item page, the ten newer.
+    assert_eq!(s.sim.counters().items_served, 300 + 300 + 1 + 10);
 }
 
 #[tokio::test]

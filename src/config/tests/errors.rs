@@ -169,6 +169,15 @@ fn wrong_types_say_what_was_expected_and_found() {
         &["expected an array of resource types", "found a string"],
     );
     expect_err(
+        &acronis("resource_types = [\"resource.machine\", \"resource.*.vm\"]"),
+        "resource_types",
+        "acronis.resource_types[1]",
+        &[
+            "\"resource.*.vm\" is not a resource type",
+            "a family like \"resource.virtual_machine.*\"",
+        ],
+    );
+    expect_err(
         &email(
             "\"smtp://relay.example\"",
             "\"a@msp.example\"",

@@ -299,7 +299,10 @@ fn defaults_fill_a_minimal_config() {
     let c = parse_ok(MINIMAL);
     let a = &c.acronis;
     assert_eq!(a.tenants, TenantSelection::Own);
-    assert_eq!(a.resource_types, ["resource.machine"]);
+    assert_eq!(
+        a.resource_types,
+        ["resource.machine", "resource.virtual_machine.*"]
+    );
     assert_eq!(
         (a.page_size, a.max_concurrent_tenants, a.shard),
         (500, 4, Shard::ALL)

@@ -219,10 +219,20 @@ fn the_shipped_rules_load_against_the_shipped_worker_toml() {
         }
     );
     assert_eq!(stale.notify, ["noc-teams", "ticketing", "mail"]);
-    // Every shipped rule sets a grouping window and looks at machines only.
+    // Every shipped rule sets a grouping window and looks at machines; the status and
+    // backup rules at agentless VMs too, the agent-based security rules not.
     for rule in set.iter() {
         assert!(!rule.group_window.is_zero(), "{}", rule.name);
-        assert_eq!(rule.matcher.types, ["resource.machine"], "{}", rule.name);
+        let types: &[&str] = if rule
+            .condition
+            .policy()
+            .is_some_and(|p| p.starts_with("policy.security"))
+        {
+            &["resource.machine"]
+        } else {
+            &["resource.machine", "resource.virtual_machine.*"]
+        };
+        assert_eq!(rule.matcher.types, types, "{}", rule.name);
         assert!(!rule.description.is_empty(), "{}", rule.name);
     }
 }
