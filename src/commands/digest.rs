@@ -30,12 +30,8 @@ pub async fn run(loaded: Loaded, args: DigestArgs) -> Exit {
         return Exit::Usage;
     };
     let now = args.now.map(Clock::fixed).unwrap_or(Clock::Wall).now();
-    let mut worker = match Worker::open(config, rules) {
-        Ok(w) => w,
-        Err(e) => {
-            eprintln!("error: {e}");
-            return Exit::Failed;
-        }
+    let Some(mut worker) = super::open_worker(config, rules) else {
+        return Exit::Failed;
     };
     let mut exit = Exit::Ok;
     // Fresh data: a tenant whose poll fails gets its digest from what is stored.

@@ -141,6 +141,13 @@ fn load_all(path: &std::path::Path) -> Result<Loaded, Exit> {
     })
 }
 
+/// The worker for `config` and `rules`, or None after printing why it cannot start.
+fn open_worker(config: Config, rules: RuleSet) -> Option<crate::worker::Worker> {
+    crate::worker::Worker::open(config, rules)
+        .map_err(|e| eprintln!("error: {e}"))
+        .ok()
+}
+
 /// Delivery for a one-shot command: set up the channels, run `deliver` under
 /// Ctrl-C/SIGTERM on a clock starting at `now`, flush the state directory. Errors are
 /// printed and folded into `exit`; None if delivery could not start.

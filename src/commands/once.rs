@@ -6,7 +6,6 @@ use crate::cli::OnceArgs;
 use crate::clock::Clock;
 use crate::config;
 use crate::notify::Deliverer;
-use crate::worker::Worker;
 
 use super::{Exit, Loaded};
 
@@ -24,12 +23,8 @@ pub async fn run(loaded: Loaded, args: OnceArgs) -> Exit {
         renderer,
     } = loaded;
     let clock = args.now.map(Clock::fixed).unwrap_or(Clock::Wall);
-    let mut worker = match Worker::open(config, rules) {
-        Ok(w) => w,
-        Err(e) => {
-            eprintln!("error: {e}");
-            return Exit::Failed;
-        }
+    let Some(mut worker) = super::open_worker(config, rules) else {
+        return Exit::Failed;
     };
     let now = clock.now();
     let report = worker.poll_cycle(now).await;

@@ -2,7 +2,6 @@
 
 use crate::cli::RunArgs;
 use crate::clock::Clock;
-use crate::worker::Worker;
 
 use super::{Exit, Loaded, cancel_on_signal};
 
@@ -12,12 +11,8 @@ pub async fn run(loaded: Loaded, args: RunArgs) -> Exit {
         rules,
         renderer,
     } = loaded;
-    let worker = match Worker::open(config, rules) {
-        Ok(w) => w,
-        Err(e) => {
-            eprintln!("error: {e}");
-            return Exit::Failed;
-        }
+    let Some(worker) = super::open_worker(config, rules) else {
+        return Exit::Failed;
     };
     let clock = Clock::from_flag(args.now);
     let (shutdown, _signals) = cancel_on_signal();
