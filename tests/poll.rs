@@ -489,3 +489,44 @@ async fn resource_types_take_exact_names_and_families() {
         text(&out)
     );
 }
+
+/// A server that refuses `resource_id=or(...)` with a 400: the full pass's check of
+/// what it did not list falls back to a comma list, remembers it, and still finds
+/// exactly what is gone (the lookup asks for live resources only, so it does not
+/// depend on `deleted_at` being filled).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn lookups_fall_back_when_the_or_form_is_refused() {
+    let sim = Sim::small(60, 2).await;
+    let work = WorkDir::new(&sim.url, "full_resync_every = \"6h\"");
+    assert_eq!(code(&work.run(&["once", "--now", NOW]).await), 0);
+    let all = sim.resource_ids(None).await;
+    let (deleted, purged) = (all[0].clone(), all[1].clone());
+    sim.sim.advance(std::time::Duration::from_secs(60));
+    sim.sim.delete_resource(&deleted, false).unwrap();
+    sim.sim.delete_resource(&purged, true).unwrap();
+    sim.post("/_sim/config", json!({"or_lookups": false})).await;
+
+    let out = work
+        .run(&[
+            "--log-format",
+            "json",
+            "once",
+            "--now",
+            "2026-11-02T16:30:00Z",
+        ])
+        .await;
+    assert_eq!(code(&out), 0, "{}", text(&out));
+    let stored = ids(&work.resources().await);
+    assert!(!stored.contains(&deleted) && !stored.contains(&purged));
+    assert_eq!(stored, sim.resource_ids(None).await);
+    let refused = String::from_utf8_lossy(&out.stderr)
+        .lines()
+        .filter(|l| l.contains("refused a resource_id lookup with 400"))
+        .count();
+    // Once, then remembered: at most once per tenant whose lookup was in flight.
+    assert!(
+        (1..=2).contains(&refused),
+        "{refused} refusals:\n{}",
+        text(&out)
+    );
+}

@@ -100,6 +100,40 @@ pub struct AcronisClient {
     tokens: Tokens,
     types: Vec<String>,
     page_size: u32,
+    /// How `resource_id` lookups are written: the form that worked last
+    /// ([`LookupForm`] as a number; it only moves forward).
+    lookup_form: std::sync::atomic::AtomicU8,
+}
+
+/// How several ids go into one `resource_id` lookup. The spec gives no syntax for
+/// several values (acronis-api.md §4.1): sibling endpoints take `or(a,b)`, some APIs a
+/// comma list. A 400 to one form moves to the next, for good.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum LookupForm {
+    /// `resource_id=or(a,b)`.
+    Or,
+    /// `resource_id=a,b`.
+    Comma,
+    /// One id per request.
+    One,
+}
+
+impl LookupForm {
+    const ALL: [LookupForm; 3] = [LookupForm::Or, LookupForm::Comma, LookupForm::One];
+
+    fn value(self, ids: &[String]) -> String {
+        match self {
+            LookupForm::Or => format!("or({})", ids.join(",")),
+            LookupForm::Comma | LookupForm::One => ids.join(","),
+        }
+    }
+
+    fn chunk(self) -> usize {
+        match self {
+            LookupForm::One => 1,
+            _ => LOOKUP_CHUNK,
+        }
+    }
 }
 
 impl AcronisClient {
@@ -142,6 +176,7 @@ impl AcronisClient {
             tokens,
             types: cfg.resource_types.clone(),
             page_size: cfg.page_size,
+            lookup_form: std::sync::atomic::AtomicU8::new(0),
         })
     }
 
@@ -288,24 +323,66 @@ impl AcronisClient {
         self.parse_page(tenant, resp).await
     }
 
-    /// These resources of `tenant` as the API has them now, deleted ones included (with
-    /// `deleted_at`); ids it does not know are absent. 100 ids per request.
+    /// These resources of `tenant` as the API has them now: the live ones (deleted
+    /// ones are not asked for, so a missing id means deleted whether or not the API
+    /// fills `deleted_at`). 100 ids per request, in the form the API takes
+    /// ([`LookupForm`]); an answer holding an id it was not asked for is an error (the
+    /// filter was ignored), never a list to trust.
     pub async fn statuses_by_id(
         &self,
         tenant: &WatchedTenant,
         ids: &[String],
     ) -> Result<Vec<ResourceStatus>, ApiError> {
+        use std::sync::atomic::Ordering;
         let mut out = Vec::new();
-        for chunk in ids.chunks(LOOKUP_CHUNK) {
+        let mut rest = ids;
+        while !rest.is_empty() {
+            let at = self.lookup_form.load(Ordering::Relaxed);
+            let form = LookupForm::ALL[usize::from(at).min(2)];
+            let (chunk, after) = rest.split_at(form.chunk().min(rest.len()));
             let query: Vec<(&str, String)> = vec![
-                ("resource_id", format!("or({})", chunk.join(","))),
-                ("include_deleted", "true".to_string()),
+                ("resource_id", form.value(chunk)),
                 ("limit", LOOKUP_CHUNK.to_string()),
             ];
-            let resp = self
+            let resp = match self
                 .get(&tenant.scope, Some(&tenant.id), STATUSES, &query)
-                .await?;
-            out.extend(self.parse_page(tenant, resp).await?.items);
+                .await
+            {
+                Ok(resp) => resp,
+                Err(e) if e.status() == Some(400) && form != LookupForm::One => {
+                    // Another replica or tenant may have moved on already.
+                    let _ = self.lookup_form.compare_exchange(
+                        at,
+                        at + 1,
+                        Ordering::Relaxed,
+                        Ordering::Relaxed,
+                    );
+                    tracing::warn!(
+                        tenant = %tenant.id,
+                        refused = ?form,
+                        "the API refused a resource_id lookup with 400; trying the next form \
+                         from now on: {e}"
+                    );
+                    continue;
+                }
+                Err(e) => return Err(e),
+            };
+            let items = self.parse_page(tenant, resp).await?.items;
+            if let Some(stray) = items.iter().find(|i| !chunk.contains(&i.context.id)) {
+                return Err(ApiError::new(
+                    Some(&tenant.id),
+                    &format!("GET {STATUSES}"),
+                    ApiErrorKind::Decode {
+                        message: format!(
+                            "a resource_id lookup returned resource {}, which it was not asked \
+                             for: the filter was not applied",
+                            stray.context.id
+                        ),
+                    },
+                ));
+            }
+            out.extend(items);
+            rest = after;
         }
         Ok(out)
     }

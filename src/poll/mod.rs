@@ -254,19 +254,31 @@ impl<S: StatusSource + 'static> TenantJob<S> {
     /// What a full pass did not see is looked up by id before it is forgotten: a pass
     /// that ended early (an empty page or a missing cursor too soon) must not make live
     /// resources look deleted. Returns the ones the API still has (to store again) and
-    /// the ids that are gone.
+    /// the ids that are gone. A lookup that fails deletes nothing and fails nothing:
+    /// what it could not confirm is kept until a later full pass.
     async fn confirm_gone(
         &self,
         tenant: &WatchedTenant,
         unseen: Vec<String>,
         epoch: i64,
-    ) -> Result<(Vec<StoredResource>, Vec<String>), PollError> {
+    ) -> (Vec<StoredResource>, Vec<String>) {
         if unseen.is_empty() {
-            return Ok((Vec::new(), Vec::new()));
+            return (Vec::new(), Vec::new());
         }
+        let found = match self.source.lookup(tenant, &unseen).await {
+            Ok(found) => found,
+            Err(e) => {
+                tracing::warn!(
+                    unconfirmed = unseen.len(),
+                    "could not look up the resources the full pass did not list; they are \
+                     kept until a later full pass: {e}"
+                );
+                return (Vec::new(), Vec::new());
+            }
+        };
         let wanted: HashSet<&str> = unseen.iter().map(String::as_str).collect();
         let mut alive = Vec::new();
-        for item in self.source.lookup(tenant, &unseen).await? {
+        for item in found {
             // A resource of a type no longer watched (resource_types changed) is
             // forgotten like a deleted one.
             if item.context.deleted_at.is_none()
@@ -288,7 +300,7 @@ impl<S: StatusSource + 'static> TenantJob<S> {
             .filter(|id| !kept.contains(id.as_str()))
             .cloned()
             .collect();
-        Ok((alive, gone))
+        (alive, gone)
     }
 
     /// Whether `resource_types` watches a resource of type `kind` (one without a type
@@ -404,7 +416,7 @@ impl<S: StatusSource + 'static> TenantJob<S> {
                         .into_iter()
                         .filter(|id| !in_this_page.contains(id.as_str()))
                         .collect();
-                    let (alive, gone) = self.confirm_gone(tenant, unseen, epoch).await?;
+                    let (alive, gone) = self.confirm_gone(tenant, unseen, epoch).await;
                     commit.upserts.extend(alive);
                     commit.deletes.extend(gone);
                 }

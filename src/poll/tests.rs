@@ -20,6 +20,8 @@ struct Fake {
     lookups: Mutex<usize>,
     /// The listing ends after this many items, as if the server ended it early.
     short: Mutex<Option<usize>>,
+    /// Lookups by id fail (a server that refuses every form of `resource_id`).
+    lookups_fail: Mutex<bool>,
 }
 
 impl Fake {
@@ -36,6 +38,7 @@ impl Fake {
             now: Mutex::new(10_000),
             lookups: Mutex::new(0),
             short: Mutex::new(None),
+            lookups_fail: Mutex::new(false),
         }
     }
 
@@ -120,6 +123,17 @@ impl StatusSource for Fake {
         ids: &[String],
     ) -> Result<Vec<crate::acronis::model::ResourceStatus>, ApiError> {
         *self.lookups.lock().unwrap() += 1;
+        if *self.lookups_fail.lock().unwrap() {
+            return Err(ApiError::new(
+                Some("t1"),
+                "GET /api/resource_management/v4/resource_statuses",
+                ApiErrorKind::Status {
+                    status: 400,
+                    message: "resource_id: unsupported".into(),
+                    attempts: 1,
+                },
+            ));
+        }
         let items = self.items.lock().unwrap();
         Ok(items
             .iter()
@@ -292,6 +306,28 @@ async fn a_full_resync_cut_short_keeps_what_the_api_still_has() {
     assert_eq!(full.deleted, 1, "{:?}", full.changes);
     assert!(store.resource("t1", "r0003").unwrap().is_none());
     assert_eq!(store.resources(Some("t1")).count(), 29);
+}
+
+#[tokio::test]
+async fn a_lookup_that_fails_deletes_nothing_and_fails_no_poll() {
+    let (fake, poller, store, _dir) = setup(Fake::new(30, 10), 60);
+    poll_one(&poller, 20_000).await.unwrap();
+    *fake.short.lock().unwrap() = Some(12);
+    *fake.lookups_fail.lock().unwrap() = true;
+    fake.items.lock().unwrap().retain(|i| i.0 != "r0003");
+    let full = poll_one(&poller, 20_000 + 7 * 3600)
+        .await
+        .expect("the poll succeeds");
+    assert!(full.full);
+    assert_eq!(*fake.lookups.lock().unwrap(), 1);
+    assert_eq!(full.deleted, 0, "nothing unconfirmed is deleted");
+    assert_eq!(store.resources(Some("t1")).count(), 30);
+    // Once lookups work again, the next full pass finds the one really gone.
+    *fake.short.lock().unwrap() = None;
+    *fake.lookups_fail.lock().unwrap() = false;
+    let again = poll_one(&poller, 20_000 + 14 * 3600).await.unwrap();
+    assert_eq!(again.deleted, 1);
+    assert!(store.resource("t1", "r0003").unwrap().is_none());
 }
 
 /// Items as the API sends them: `(id, seconds since the epoch)`.

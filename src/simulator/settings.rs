@@ -1,5 +1,6 @@
 //! Run-time switches of the simulated datacenter (`/_sim/config`): policy time-field
-//! spelling, whether `/api/2/idp/token` accepts the jwt-bearer grant, token lifetime.
+//! spelling, whether `/api/2/idp/token` accepts the jwt-bearer grant, token lifetime,
+//! whether `resource_id=or(...)` is understood.
 
 use serde::{Deserialize, Serialize};
 
@@ -25,6 +26,14 @@ pub struct SimConfig {
     pub api2_jwt_bearer: bool,
     /// Lifetime of newly issued tokens, in simulated seconds.
     pub token_lifetime_secs: u64,
+    /// false: a `resource_id` (or `id`) written `or(a,b)` answers 400, as a server that
+    /// takes only a comma list or one id would (acronis-api.md §4.1: unconfirmed).
+    #[serde(default = "yes")]
+    pub or_lookups: bool,
+}
+
+fn yes() -> bool {
+    true
 }
 
 /// A change to [`SimConfig`]: absent fields stay as they are.
@@ -34,6 +43,7 @@ pub struct ConfigPatch {
     pub time_fields: Option<TimeFields>,
     pub api2_jwt_bearer: Option<bool>,
     pub token_lifetime_secs: Option<u64>,
+    pub or_lookups: Option<bool>,
 }
 
 impl SimConfig {
@@ -50,6 +60,9 @@ impl SimConfig {
         }
         if let Some(s) = patch.token_lifetime_secs {
             self.token_lifetime_secs = s;
+        }
+        if let Some(b) = patch.or_lookups {
+            self.or_lookups = b;
         }
         Ok(())
     }

@@ -266,6 +266,17 @@ pub(crate) fn list(w: &mut World, headers: &HeaderMap, raw_query: &str, alter: A
         Ok(q) => q,
         Err(e) => return rm_bad_request(&e),
     };
+    if !w.config.or_lookups {
+        let params = Params::parse(raw_query).unwrap_or_default();
+        if ["resource_id", "id"]
+            .iter()
+            .any(|n| params.all(n).any(|v| v.trim_start().starts_with("or(")))
+        {
+            return rm_bad_request(
+                "resource_id: or(...) is not supported here; give one id or a comma-separated list",
+            );
+        }
+    }
     let reach = match reach(w, scope, &q.tenant_ids) {
         Ok(r) => r,
         Err(resp) => return resp,

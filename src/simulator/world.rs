@@ -66,6 +66,7 @@ impl World {
             config: SimConfig {
                 time_fields: TimeFields::Mixed,
                 api2_jwt_bearer: true,
+                or_lookups: true,
                 token_lifetime_secs: opts.token_lifetime.as_secs().max(1),
             },
             touches: 0,
