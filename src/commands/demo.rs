@@ -169,13 +169,15 @@ fn print_cycle(
             Err(e) => println!("  {name:<24} poll FAILED: {e}"),
             Ok(r) => {
                 let mut by_status: BTreeMap<String, usize> = BTreeMap::new();
+                let mut vms = 0;
                 for res in worker.store.resources(Some(&tenant.id)).flatten() {
                     *by_status.entry(res.status.to_string()).or_default() += 1;
+                    vms += usize::from(res.kind.starts_with("resource.virtual_machine."));
                 }
                 let summary: Vec<String> =
                     by_status.iter().map(|(s, n)| format!("{n} {s}")).collect();
                 println!(
-                    "  {name:<24} {} poll, {} page(s), {} item(s) read · {}",
+                    "  {name:<24} {} poll, {} page(s), {} item(s) read · {}{}",
                     if r.full { "full" } else { "incremental" },
                     r.pages,
                     r.items,
@@ -183,6 +185,12 @@ fn print_cycle(
                         "no machines".to_string()
                     } else {
                         summary.join(", ")
+                    },
+                    if vms > 0 {
+                        let plural = if vms == 1 { "" } else { "s" };
+                        format!(" · {vms} of them agentless VM{plural}")
+                    } else {
+                        String::new()
                     }
                 );
                 for c in &r.changes {
