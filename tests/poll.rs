@@ -183,8 +183,10 @@ async fn a_malformed_page_fails_only_its_tenant_with_a_clear_error() {
     assert_eq!(ids(&work.resources().await), sim.resource_ids(None).await);
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn deletions_are_noticed_and_vanished_resources_go_on_full_resync() {
+/// A cold poll of 60 machines in 2 tenants (`full_resync_every = "6h"`), then, a
+/// minute later upstream, one machine deleted and one purged: (sim, work dir, the
+/// deleted id, the purged id).
+async fn one_deleted_one_purged() -> (Sim, WorkDir, String, String) {
     let sim = Sim::small(60, 2).await;
     let work = WorkDir::new(&sim.url, "full_resync_every = \"6h\"");
     assert_eq!(code(&work.run(&["once", "--now", NOW]).await), 0);
@@ -193,6 +195,12 @@ async fn deletions_are_noticed_and_vanished_resources_go_on_full_resync() {
     sim.sim.advance(std::time::Duration::from_secs(60));
     sim.sim.delete_resource(&deleted, false).unwrap();
     sim.sim.delete_resource(&purged, true).unwrap();
+    (sim, work, deleted, purged)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn deletions_are_noticed_and_vanished_resources_go_on_full_resync() {
+    let (sim, work, deleted, purged) = one_deleted_one_purged().await;
 
     // Incremental: the deletion (deleted_at, include_deleted) is seen; the vanished one is not.
     assert_eq!(
@@ -496,14 +504,7 @@ async fn resource_types_take_exact_names_and_families() {
 /// depend on `deleted_at` being filled).
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn lookups_fall_back_when_the_or_form_is_refused() {
-    let sim = Sim::small(60, 2).await;
-    let work = WorkDir::new(&sim.url, "full_resync_every = \"6h\"");
-    assert_eq!(code(&work.run(&["once", "--now", NOW]).await), 0);
-    let all = sim.resource_ids(None).await;
-    let (deleted, purged) = (all[0].clone(), all[1].clone());
-    sim.sim.advance(std::time::Duration::from_secs(60));
-    sim.sim.delete_resource(&deleted, false).unwrap();
-    sim.sim.delete_resource(&purged, true).unwrap();
+    let (sim, work, deleted, purged) = one_deleted_one_purged().await;
     sim.post("/_sim/config", json!({"or_lookups": false})).await;
 
     let out = work
