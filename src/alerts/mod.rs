@@ -3,8 +3,8 @@
 //! that result, and where they go (routing and grouping).
 //!
 //! Stage four of the pipeline (poll -> store -> evaluate -> **transition + enqueue** ->
-//! deliver). Everything here is pure: [`plan()`] takes a resource before and after a
-//! change plus a reader of stored alerts and returns what to write; [`route()`] takes the
+//! deliver). Everything here is pure: `plan` takes a resource before and after a
+//! change plus a reader of stored alerts and returns what to write; `route` takes the
 //! notifications plus a reader of open groups and returns the outbox items to write.
 //! The evaluate stage (`crate::evaluate`) runs both inside its sled transaction and
 //! writes what they return. Nothing here does I/O, sleeps, reads a clock or knows sled.

@@ -1,17 +1,17 @@
 //! The evaluate stage: where a resource change meets the rules. One poll page, or one
 //! batch of resources whose deadline came due (or that the rules' change made worth
 //! another look), goes in; one sled transaction comes out, holding the resources, the
-//! alert records [`crate::alerts::plan`] decided, the resources' deadline entries and
-//! the outbox items [`crate::alerts::route`] made of the notifications. A crash loses
+//! alert records `crate::alerts::plan` decided, the resources' deadline entries and
+//! the outbox items `crate::alerts::route` made of the notifications. A crash loses
 //! or repeats nothing: the watermark a page carries is durable with the items it covers.
 //!
 //! Stage three of the pipeline (poll -> store -> **evaluate** -> transition + enqueue ->
 //! deliver):
 //! - `change.rs`: one resource in a transaction: read it and its live alerts, plan,
 //!   write what the plan says, move its deadline entry;
-//! - `page.rs`: a poll's page ([`commit_page`]);
-//! - `recheck.rs`: due deadlines ([`run_deadlines`]), every resource after a rule or
-//!   silence change ([`recheck_all`]), a tenant no longer watched ([`forget_tenant`]).
+//! - `page.rs`: a poll's page (`commit_page`);
+//! - `recheck.rs`: due deadlines (`run_deadlines`), every resource after a rule or
+//!   silence change (`recheck_all`), a tenant no longer watched (`forget_tenant`).
 //!
 //! It decides nothing itself (the alert logic is `crate::alerts`, pure) and knows no
 //! bytes (the trees and encodings are `crate::state`'s). It never calls back into the

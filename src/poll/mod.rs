@@ -7,7 +7,7 @@
 //! commit of the poll's last page, so a poll cut short re-reads from the old watermark.
 //!
 //! Stage one of the pipeline (**poll** -> store -> evaluate -> ...): it reads pages
-//! through a [`StatusSource`] and hands each to `crate::evaluate::commit_page`, which
+//! through a `StatusSource` and hands each to `crate::evaluate::commit_page`, which
 //! stores it with its evaluation. It decides nothing about alerts and never calls
 //! into delivery: it reports what changed.
 

@@ -9,6 +9,11 @@ use super::records::{self, time_key};
 use super::txn::DueEntry;
 use super::{StateError, Store};
 
+/// The index key of a resource's entry due at `wake` (ns).
+pub(super) fn deadline_key(wake: i64, resource_key: &[u8]) -> Vec<u8> {
+    [&time_key(wake)[..], resource_key].concat()
+}
+
 impl Store {
     /// Up to `limit` entries due at `now`, earliest first.
     pub fn due_deadlines(

@@ -11,7 +11,7 @@
 //!   `digests` (`digests.rs`). Keys are byte strings; `\0` separates parts, ids never
 //!   contain it. Values' encodings are in `records.rs`.
 //!
-//! Everything an evaluation writes goes in one transaction ([`Store::evaluation_tx`],
+//! Everything an evaluation writes goes in one transaction (`Store::evaluation_tx`,
 //! `txn.rs`), whose closure may run more than once: it does no I/O and has no side
 //! effects. Stage-wise this is storage for every stage: it uses `crate::model` and
 //! nothing above it.
@@ -33,7 +33,7 @@ use std::sync::{Arc, Mutex};
 
 pub use counts::Counts;
 use sled::transaction::TransactionError;
-pub use txn::{DueEntry, EvalTx, ResourceAt, TxResult, abort};
+pub use txn::{DueEntry, EvalTx, ResourceAt, TxResult};
 
 use resources::KeyCache;
 

@@ -4,9 +4,8 @@
 //! watch), the alert records, the deadline index, the outbox and its open groups, the
 //! counts and the tenant's poll bookkeeping are written together or not at all.
 //!
-//! - `alerts`: alert key -> [`AlertRecord`] (JSON).
-//! - `deadlines`: `time (time key) | resource key` -> empty: a resource's one entry in
-//!   the deadline index (see `crate::evaluate` for when it moves).
+//! Each tree's layout is documented beside its readers (`resources.rs`, `alerts.rs`,
+//! `deadlines.rs`, `outbox.rs`, `counts.rs`, `tenants.rs`).
 //!
 //! What the evaluation decides is the caller's; this module only knows the trees and
 //! their encodings. The counts follow from what is written: a resource's status move
@@ -22,8 +21,9 @@ use sled::Transactional;
 use sled::transaction::{ConflictableTransactionError, TransactionalTree};
 
 use super::counts::{Deltas, Firing};
+use super::deadlines::deadline_key;
 use super::outbox::{group_key, item_key};
-use super::records::{self, decode_json, encode_json, time_key};
+use super::records::{self, decode_json, encode_json};
 use super::{StateError, Store};
 use crate::model::{AlertRecord, GroupKey, OutboxItem, StoredResource, TenantPoll, Watch};
 
@@ -31,7 +31,7 @@ use crate::model::{AlertRecord, GroupKey, OutboxItem, StoredResource, TenantPoll
 pub type TxResult<T> = Result<T, ConflictableTransactionError<StateError>>;
 
 /// Abort the transaction with `e`.
-pub fn abort(e: StateError) -> ConflictableTransactionError<StateError> {
+pub(super) fn abort(e: StateError) -> ConflictableTransactionError<StateError> {
     ConflictableTransactionError::Abort(e)
 }
 
@@ -257,8 +257,4 @@ impl EvalTx<'_> {
             .insert(tenant.as_bytes(), encode_json(poll))?;
         Ok(())
     }
-}
-
-pub(super) fn deadline_key(wake: i64, resource_key: &[u8]) -> Vec<u8> {
-    [&time_key(wake)[..], resource_key].concat()
 }
