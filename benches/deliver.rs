@@ -235,7 +235,6 @@ fn machine(k: usize) -> StoredResource {
         created_at: Some(Timestamp(t0())),
         updated_at: Some(Timestamp(t0())),
         policies: vec![],
-        epoch: 0,
     }
 }
 

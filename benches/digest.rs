@@ -50,6 +50,7 @@ fn main() {
         };
         commit_page(&store, &page, &eval, t0).expect("a page commits");
         records.push(TenantRecord {
+            enabled: true,
             id: tenant_id(t),
             name: Some(format!("Customer {t}")),
             scope: "tenant".into(),
@@ -192,7 +193,6 @@ fn resource(tenant: usize, k: usize, now: DateTime<Utc>) -> StoredResource {
             last_success_run: Some(Timestamp(success)),
             next_run: Some(Timestamp(success + day)),
         }],
-        epoch: 0,
     }
 }
 

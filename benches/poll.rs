@@ -1,9 +1,11 @@
-//! Poll benchmark: a cold poll of 100,000 resources across 20 tenants and an
-//! incremental poll after 100 changes, against the simulator in its own process,
-//! next to the floor of merely downloading the same pages.
+//! Poll benchmark: a cold poll of 100,000 resources across 20 tenants, two full passes
+//! of the unchanged fleet, and an incremental poll after 100 changes, against the
+//! simulator in its own process, next to the floor of merely downloading the same
+//! pages.
 //!
 //! Run: `cargo bench --bench poll` (env BENCH_FLEET / BENCH_TENANTS to resize).
-//! Prints wall time, requests made and the worker's peak RSS.
+//! Prints wall time, requests made, the worker's peak RSS and the state directory's
+//! size after each step.
 
 use std::process::Command;
 use std::time::Duration;
@@ -30,6 +32,21 @@ fn run_worker(args: &[&str], dir: &std::path::Path) -> (Duration, u64, i32) {
             .args(args),
     );
     (run.elapsed, run.max_rss_kib, run.code)
+}
+
+/// Total bytes of the files under `dir`.
+fn du(dir: &std::path::Path) -> u64 {
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return 0;
+    };
+    entries
+        .flatten()
+        .map(|e| match e.metadata() {
+            Ok(m) if m.is_dir() => du(&e.path()),
+            Ok(m) => m.len(),
+            Err(_) => 0,
+        })
+        .sum()
 }
 
 fn counters(client: &reqwest::blocking::Client, url: &str) -> u64 {
@@ -84,6 +101,19 @@ fn main() {
     };
     let (floor, cold) = (median(&mut floors), median(&mut colds));
     let cold_rss = rss.iter().copied().max().unwrap_or(0);
+    let state = dir.path().join("state");
+    let cold_size = du(&state);
+
+    // Two full passes of the unchanged fleet (full_resync_every is 6h; the simulator
+    // is frozen, so nothing changes between them).
+    let (mut fulls, mut full_sizes, mut full_rss) = (Vec::new(), Vec::new(), 0);
+    for now in ["2030-01-01T07:00:00Z", "2030-01-01T14:00:00Z"] {
+        let (t, r, code) = run_worker(&["once", "--now", now], dir.path());
+        assert_eq!(code, 0, "full pass failed");
+        fulls.push(t);
+        full_sizes.push(du(&state));
+        full_rss = full_rss.max(r);
+    }
 
     let touched: Value = client
         .post(format!("{}/_sim/touch", sim.url))
@@ -94,7 +124,7 @@ fn main() {
         .unwrap();
     assert_eq!(touched["ids"].as_array().map(Vec::len), Some(100));
     let before = counters(&client, &sim.url);
-    let (inc, inc_rss, code) = run_worker(&["once"], dir.path());
+    let (inc, inc_rss, code) = run_worker(&["once", "--now", "2030-01-01T14:05:00Z"], dir.path());
     assert_eq!(code, 0, "incremental poll failed");
     let inc_requests = counters(&client, &sim.url) - before;
     let bound = customers.len() as u64 * (100u64.div_ceil(PAGE as u64) + 1);
@@ -120,6 +150,25 @@ fn main() {
     println!(
         "| cold poll peak RSS, max of 3    | {:.1} MiB (target <= 64) |",
         mib(cold_rss)
+    );
+    let mb = |b: u64| b as f64 / 1048576.0;
+    for (i, (t, size)) in fulls.iter().zip(&full_sizes).enumerate() {
+        println!(
+            "| full pass {} of the unchanged fleet | {:.2} s ({:.2}x cold; target <= 0.4x) |",
+            i + 1,
+            t.as_secs_f64(),
+            t.as_secs_f64() / cold.as_secs_f64()
+        );
+        println!("| state directory after it        | {:.1} MiB |", mb(*size));
+    }
+    println!(
+        "| full pass peak RSS              | {:.1} MiB |",
+        mib(full_rss)
+    );
+    println!(
+        "| state directory after the cold poll | {:.1} MiB; growth over the two full passes {:+.2} MiB (target < 1) |",
+        mb(cold_size),
+        mb(full_sizes[1]) - mb(cold_size)
     );
     println!(
         "| incremental poll (100 changes)  | {:.3} s |",

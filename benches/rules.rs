@@ -229,7 +229,6 @@ fn resource(tenant: usize, k: usize, status: &str, now: DateTime<Utc>) -> Stored
                 next_run: Some(Timestamp(success + day)),
             },
         ],
-        epoch: 0,
     }
 }
 

@@ -190,6 +190,5 @@ fn machine(id: &str, now: DateTime<Utc>) -> StoredResource {
             policy("policy.backup.machine"),
             policy("policy.security.antimalware_protection"),
         ],
-        epoch: now.timestamp_nanos_opt().unwrap_or_default(),
     }
 }

@@ -51,6 +51,9 @@ pub enum Command {
     TestNotify(TestNotifyArgs),
     /// Build the digest now; send it unless --dry-run.
     Digest(DigestArgs),
+    /// First contact with a datacenter: run each step the worker depends on and say
+    /// what it found and what it means for this config.
+    Doctor(DoctorArgs),
     /// Inspect the state directory.
     #[command(subcommand)]
     State(StateCommand),
@@ -151,10 +154,29 @@ pub enum StateCommand {
     Dead(JsonFlag),
     /// Stored resources.
     Resources(ResourcesArgs),
-    /// Polled tenants: watermark, last poll, last full resync.
+    /// Tenants: enabled, poll mode, incremental misses, watermark, last poll, last full
+    /// resync.
     Tenants(JsonFlag),
     /// Move dead letters back to the outbox.
     RetryDead,
+    /// Put tenants that `incremental = "auto"` switched to full passes back on
+    /// incremental polls (their miss counts stay).
+    ResetIncremental(TenantArg),
+}
+
+#[derive(Debug, Args)]
+pub struct DoctorArgs {
+    /// Read this tenant (a customer UUID) in the resource steps; default: the first
+    /// watched one.
+    #[arg(long, value_name = "ID")]
+    pub tenant: Option<String>,
+}
+
+#[derive(Debug, Args)]
+pub struct TenantArg {
+    /// Only this tenant (as stored: the UUID polled with); all when omitted.
+    #[arg(long, value_name = "ID")]
+    pub tenant: Option<String>,
 }
 
 #[derive(Debug, Args)]

@@ -10,3 +10,4 @@ pub const NOTIFICATIONS: &str = "acronis_watch_notifications_total";
 pub const OUTBOX_DEPTH: &str = "acronis_watch_outbox_depth";
 pub const DEAD_LETTERS: &str = "acronis_watch_dead_letters";
 pub const TOKEN_REFRESHES: &str = "acronis_watch_token_refreshes_total";
+pub const INCREMENTAL_MISSES: &str = "acronis_watch_incremental_misses_total";

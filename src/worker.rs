@@ -10,10 +10,12 @@ use std::time::Duration;
 
 use chrono::{DateTime, Utc};
 
+use crate::acronis::client::Scope;
 use crate::acronis::{AcronisClient, ApiError, WatchedTenant};
 use crate::alerts::AlertSettings;
 use crate::config::Config;
 use crate::evaluate::{self, Summary};
+use crate::model::FiledTenant;
 use crate::poll::{PollSettings, Poller, TenantOutcome, tenants};
 use crate::rules::RuleSet;
 use crate::state::{StateError, Store};
@@ -71,6 +73,8 @@ pub struct Worker {
     /// Tenants whose polls keep failing: failures in a row and the next attempt. One
     /// entry per watched tenant at most (pruned to the list each cycle).
     failing: HashMap<String, (u32, DateTime<Utc>)>,
+    /// Disabled customers already logged as such.
+    disabled_logged: std::sync::Mutex<HashSet<String>>,
 }
 
 impl Worker {
@@ -83,6 +87,7 @@ impl Worker {
             full_resync_every: config.acronis.full_resync_every,
             max_concurrent_tenants: config.acronis.max_concurrent_tenants,
             resource_types: config.acronis.resource_types.clone(),
+            incremental: config.acronis.incremental,
         };
         let poller = Poller::new(client.clone(), store.clone(), settings);
         let settings = AlertSettings::new(rules, &config).with_tenant_names(
@@ -100,6 +105,7 @@ impl Worker {
             poller,
             tenant_list: None,
             failing: HashMap::new(),
+            disabled_logged: Default::default(),
         })
     }
 
@@ -126,9 +132,16 @@ impl Worker {
     /// Tenants that left the list since it was last read are forgotten.
     pub async fn tenants(&self, now: DateTime<Utc>) -> (Vec<WatchedTenant>, Option<ApiError>) {
         match tenants::resolve(&self.client, &self.config).await {
-            Ok(list) => {
-                self.forget_departed(&list, now).await;
-                if let Err(e) = self.store.put_tenants(&tenants::records(&list)) {
+            Ok(listing) => {
+                self.note_disabled(&listing.disabled);
+                let list = listing.watched.clone();
+                // Base-token mode files machines under their own customers: those stay.
+                let filed = self.filed_tenants();
+                self.forget_departed(&list, &listing.disabled, &filed, now)
+                    .await;
+                let mut records = tenants::records(&listing);
+                records.extend(tenants::filed_records(filed));
+                if let Err(e) = self.store.put_tenants(&records) {
                     tracing::warn!("could not record the tenant list: {e}");
                 }
                 let keep: std::collections::HashSet<String> =
@@ -158,20 +171,84 @@ impl Worker {
         }
     }
 
+    /// The tenants base-token polls file machines under, as their last polls recorded.
+    pub fn filed_tenants(&self) -> Vec<FiledTenant> {
+        let mut out: Vec<FiledTenant> = match self.store.tenant_polls() {
+            Ok(polls) => polls.into_iter().flat_map(|(_, p)| p.filed).collect(),
+            Err(e) => {
+                tracing::warn!("could not read the tenants' poll records: {e}");
+                Vec::new()
+            }
+        };
+        out.sort();
+        out.dedup_by(|a, b| a.id == b.id);
+        out
+    }
+
+    /// Put the tenants base-token polls filed machines under into the directory (for
+    /// `state tenants`, names and digests) as soon as a poll found them.
+    fn record_filed(&self) {
+        let mut records = match self.store.tenants() {
+            Ok(r) => r,
+            Err(e) => {
+                tracing::warn!("could not read the tenant directory: {e}");
+                return;
+            }
+        };
+        records.retain(|r| r.scope != tenants::FILED);
+        records.extend(tenants::filed_records(self.filed_tenants()));
+        if let Err(e) = self.store.put_tenants(&records) {
+            tracing::warn!("could not record the tenant list: {e}");
+        }
+    }
+
+    /// Log each disabled customer once (per process) when it is first listed so.
+    fn note_disabled(&self, disabled: &[WatchedTenant]) {
+        let mut logged = self
+            .disabled_logged
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        logged.retain(|id| disabled.iter().any(|t| &t.id == id));
+        for t in disabled {
+            if logged.insert(t.id.clone()) {
+                tracing::info!(
+                    tenant = %t.id,
+                    name = t.name.as_deref().unwrap_or(""),
+                    "customer is disabled (enabled: false): not polled until it is enabled again"
+                );
+            }
+        }
+    }
+
     /// Drop the stored data of tenants no longer in `list` (they left the API's list
     /// or worker.toml, or a reshard gave them to another replica), so their deadlines
     /// stop firing here. Their alerts end silently: notifying is their new owner's
     /// job. An empty list forgets nothing: more likely a glitch than every customer
     /// leaving at once.
-    async fn forget_departed(&self, list: &[WatchedTenant], now: DateTime<Utc>) {
-        if list.is_empty() {
+    async fn forget_departed(
+        &self,
+        list: &[WatchedTenant],
+        disabled: &[WatchedTenant],
+        filed: &[FiledTenant],
+        now: DateTime<Utc>,
+    ) {
+        if list.is_empty() && disabled.is_empty() {
             return;
         }
-        let keep: HashSet<&str> = list.iter().map(|t| t.id.as_str()).collect();
+        let base = list.iter().any(|t| t.scope == Scope::Base);
+        let keep: HashSet<&str> = list
+            .iter()
+            .map(|t| t.id.as_str())
+            .chain(filed.iter().filter(|_| base).map(|f| f.id.as_str()))
+            .collect();
+        // A disabled customer's data goes once; after that it stays in the directory
+        // (for `state tenants`) with nothing to forget.
+        let polled = |t: &str| matches!(self.store.tenant_poll(t), Ok(Some(_)));
         let departed: Vec<String> = match self.store.known_tenants() {
             Ok(known) => known
                 .into_iter()
                 .filter(|t| !keep.contains(t.as_str()))
+                .filter(|t| !disabled.iter().any(|d| &d.id == t) || polled(t))
                 .collect(),
             Err(e) => {
                 tracing::warn!("could not read the stored tenants: {e}");
@@ -226,10 +303,12 @@ impl Worker {
         }
         let (tenants, tenant_list_error) = self.tenants_at(now).await;
         report.tenant_list_error = tenant_list_error;
+        let filed = self.filed_tenants();
         self.settings = self.settings.with_tenant_names(
             tenants
                 .iter()
-                .filter_map(|t| t.name.clone().map(|n| (t.id.clone(), n))),
+                .filter_map(|t| t.name.clone().map(|n| (t.id.clone(), n)))
+                .chain(filed.into_iter().filter_map(|f| Some((f.id, f.name?)))),
         );
         // A tenant that keeps failing waits longer between attempts, so it never
         // slows the cycle of the others; /healthz names it meanwhile.
@@ -249,6 +328,9 @@ impl Worker {
             })
             .collect();
         report.outcomes = self.poller.poll_all(&due, now, &self.settings).await;
+        if due.iter().any(|t| t.scope == Scope::Base) {
+            self.record_filed();
+        }
         for (tenant, outcome) in &report.outcomes {
             match outcome {
                 Ok(_) => {

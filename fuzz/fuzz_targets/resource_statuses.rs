@@ -21,7 +21,7 @@ fuzz_target!(|data: &[u8]| {
     let _ = newest_update(&page).map(|t| t.to_string());
     let _ = page.timestamp.map(|t| t.to_string());
     for item in page.items {
-        let r = StoredResource::from_api("8d4a1c2e-0b7f-4e55-9a0e-3c2b1d0f6a77", item, 7);
+        let r = StoredResource::from_api("8d4a1c2e-0b7f-4e55-9a0e-3c2b1d0f6a77", item);
         let (tenant_key, id, back) =
             fuzzing::stored_again(42, &r).expect("a record just encoded decodes");
         assert_eq!(

@@ -35,6 +35,8 @@ const DEFAULT_LIFETIME: Duration = Duration::from_secs(2 * 3600);
 pub struct Token {
     pub value: SecretString,
     refresh_at: Instant,
+    /// The lifetime the IdP gave it (`expires_on`, else `expires_in`, else 2 h).
+    pub lifetime: Duration,
     /// Distinguishes tokens so a 401 invalidates only the token that failed.
     pub generation: u64,
 }
@@ -273,6 +275,7 @@ impl Tokens {
         Ok(Token {
             value: SecretString::from(reply.access_token),
             refresh_at: Instant::now() + usable,
+            lifetime,
             generation: self.generation.fetch_add(1, Ordering::Relaxed) + 1,
         })
     }

@@ -236,6 +236,19 @@ impl AcronisClient {
         }
     }
 
+    /// Any GET of the API as JSON, with the token of `scope` (for `doctor`, which
+    /// looks at what the server sends, not at what the worker keeps).
+    pub async fn probe(
+        &self,
+        scope: &Scope,
+        tenant: Option<&str>,
+        path: &str,
+        query: &[(&str, String)],
+    ) -> Result<serde_json::Value, ApiError> {
+        let resp = self.get(scope, tenant, path, query).await?;
+        resp.json(tenant, &format!("GET {path}"))
+    }
+
     /// The API client's own tenant (usually the partner) and its display name.
     pub async fn own_tenant(&self) -> Result<WatchedTenant, ApiError> {
         let path = format!("/api/2/clients/{}", self.tokens.client_id);

@@ -274,6 +274,10 @@ pub struct Context {
     pub kind: Option<String>,
     #[serde(default, deserialize_with = "lenient_id")]
     pub tenant_id: Option<String>,
+    /// The name of the tenant the resource is in (SPEC §3: base-token mode files each
+    /// machine under it).
+    #[serde(default)]
+    pub tenant_name: Option<String>,
     #[serde(default)]
     pub agent_id: Option<String>,
     #[serde(default)]

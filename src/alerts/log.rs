@@ -10,7 +10,7 @@ pub fn log_transitions(records: &[AlertRecord], now: DateTime<Utc>) -> Transitio
     let mut counted = Transitions::default();
     for r in records {
         let what = match r.status {
-            AlertStatus::Firing if r.fired_at == now => {
+            AlertStatus::Firing if r.fired_at == now || r.found_at == Some(now) => {
                 counted.fired += 1;
                 "alert fired"
             }

@@ -21,6 +21,23 @@ pub struct PlanContext<'a> {
     pub silences: &'a Silences,
     pub now: DateTime<Utc>,
     pub tenant_names: &'a TenantNames,
+    /// When the change being planned happened, if the data says it was before `now`
+    /// (a change the incremental polls missed, found by a full pass): an alert it fires
+    /// is dated then.
+    pub occurred: Option<DateTime<Utc>>,
+}
+
+impl<'a> PlanContext<'a> {
+    /// The same context for a change the data dates at `occurred`.
+    pub fn occurred_at(&self, occurred: Option<DateTime<Utc>>) -> PlanContext<'a> {
+        PlanContext {
+            rules: self.rules,
+            silences: self.silences,
+            now: self.now,
+            tenant_names: self.tenant_names,
+            occurred: occurred.filter(|t| *t < self.now),
+        }
+    }
 }
 
 /// A notification for one alert, before it is routed to its rule's channels.
@@ -159,6 +176,8 @@ impl StepInput<'_> {
         }
         let silenced = ctx.silences.check(&rule.name, resource, now);
         let fresh = || AlertRecord {
+            fired_at: ctx.occurred.unwrap_or(now),
+            found_at: ctx.occurred.map(|_| now),
             key: key.clone(),
             rule: rule.name.clone(),
             tenant_id: resource.tenant_id.clone(),
@@ -167,7 +186,6 @@ impl StepInput<'_> {
             policy: policy.map(str::to_string),
             status: AlertStatus::Firing,
             severity: rule.severity,
-            fired_at: now,
             resolved_at: None,
             last_notified_at: None,
             told: Told::Nothing,

@@ -102,6 +102,7 @@ impl AlertSettings {
             silences: &self.silences,
             now,
             tenant_names: &self.tenant_names,
+            occurred: None,
         }
     }
 }

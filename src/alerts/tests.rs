@@ -27,6 +27,7 @@ fn fresh(now: DateTime<Utc>) -> impl FnOnce() -> AlertRecord {
         resolved_at: None,
         last_notified_at: None,
         told: Told::Nothing,
+        found_at: None,
     }
 }
 
@@ -266,6 +267,7 @@ fn ctx<'a>(
         silences,
         now,
         tenant_names: names,
+        occurred: None,
     }
 }
 

@@ -7,6 +7,7 @@
 mod check;
 mod demo;
 mod digest;
+mod doctor;
 mod once;
 mod preview;
 mod run;
@@ -56,8 +57,16 @@ pub async fn execute(cli: Cli) -> Exit {
             Ok(cfg) => state::dead(&cfg, a.json),
             Err(exit) => exit,
         },
+        Command::Doctor(args) => match load(&path) {
+            Ok(cfg) => doctor::run(cfg, args.tenant).await,
+            Err(exit) => exit,
+        },
         Command::State(StateCommand::RetryDead) => match load(&path) {
             Ok(cfg) => state::retry_dead(&cfg),
+            Err(exit) => exit,
+        },
+        Command::State(StateCommand::ResetIncremental(a)) => match load(&path) {
+            Ok(cfg) => state::reset_incremental(&cfg, a.tenant.as_deref()),
             Err(exit) => exit,
         },
         Command::Run(args) => match load_all(&path) {

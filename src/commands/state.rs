@@ -7,7 +7,7 @@ use serde::Serialize;
 use crate::acronis::model::{Policy, Timestamp};
 use crate::cli::ResourcesArgs;
 use crate::config::Config;
-use crate::model::{TenantNames, tenant_name};
+use crate::model::{TenantNames, TenantPoll, TenantRecord, tenant_name};
 use crate::state::Store;
 
 use super::Exit;
@@ -151,15 +151,23 @@ fn clip(s: &str, n: usize) -> String {
     }
 }
 
-/// `state tenants`: one row per tenant polled at least once.
+/// `state tenants`: one row per tenant polled at least once or in the directory.
 #[derive(Serialize)]
 struct TenantRow<'a> {
+    id: &'a str,
+    /// The same as `id` (the name earlier versions printed).
     tenant_id: &'a str,
     name: Option<&'a str>,
+    /// false: a customer the API shows disabled, not polled.
+    enabled: bool,
+    /// "incremental" or "full" (after a miss under `incremental = "auto"`); none for a
+    /// tenant never polled.
+    mode: Option<&'static str>,
+    incremental_misses: u64,
     /// Server time the next incremental poll reads back to (minus the overlap).
-    watermark: String,
-    last_poll: String,
-    last_full_resync: String,
+    watermark: Option<String>,
+    last_poll: Option<String>,
+    last_full_resync: Option<String>,
 }
 
 pub fn tenants(cfg: &Config, json: bool) -> Exit {
@@ -174,21 +182,32 @@ pub fn tenants(cfg: &Config, json: bool) -> Exit {
             return Exit::Failed;
         }
     };
-    let names: HashMap<&str, Option<&str>> = known
-        .iter()
-        .map(|t| (t.id.as_str(), t.name.as_deref()))
-        .collect();
-    let rows: Vec<TenantRow> = polls
-        .iter()
-        .map(|(id, p)| TenantRow {
-            tenant_id: id,
-            name: tenant_name(
-                names.get(&**id).copied().flatten(),
-                cfg.tenants.get(id).and_then(|s| s.name.as_deref()),
-            ),
-            watermark: rfc3339(&p.watermark.0),
-            last_poll: rfc3339(&p.last_poll.0),
-            last_full_resync: rfc3339(&p.last_full_resync.0),
+    let directory: HashMap<&str, &TenantRecord> =
+        known.iter().map(|t| (t.id.as_str(), t)).collect();
+    let polled: HashMap<&str, &TenantPoll> = polls.iter().map(|(id, p)| (id.as_str(), p)).collect();
+    let mut ids: Vec<&str> = polled.keys().chain(directory.keys()).copied().collect();
+    ids.sort_unstable();
+    ids.dedup();
+    let rows: Vec<TenantRow> = ids
+        .into_iter()
+        .map(|id| {
+            let record = directory.get(id);
+            let poll = polled.get(id);
+            let time = |f: fn(&TenantPoll) -> &Timestamp| poll.map(|p| rfc3339(&f(p).0));
+            TenantRow {
+                id,
+                tenant_id: id,
+                name: tenant_name(
+                    record.and_then(|r| r.name.as_deref()),
+                    cfg.tenants.get(id).and_then(|s| s.name.as_deref()),
+                ),
+                enabled: record.is_none_or(|r| r.enabled),
+                mode: poll.map(|p| p.mode.as_str()),
+                incremental_misses: poll.map_or(0, |p| p.incremental_misses),
+                watermark: time(|p| &p.watermark),
+                last_poll: time(|p| &p.last_poll),
+                last_full_resync: time(|p| &p.last_full_resync),
+            }
         })
         .collect();
     if json {
@@ -198,23 +217,34 @@ pub fn tenants(cfg: &Config, json: bool) -> Exit {
         [
             "TENANT",
             "NAME",
+            "ENABLED",
+            "MODE",
+            "MISSES",
             "WATERMARK",
             "LAST POLL",
             "LAST FULL RESYNC",
         ]
         .map(String::from),
     ];
+    let dash = |s: &Option<String>| s.clone().unwrap_or_else(|| "-".to_string());
     for row in &rows {
         table.push([
-            row.tenant_id.to_string(),
+            row.id.to_string(),
             row.name.unwrap_or("-").to_string(),
-            row.watermark.clone(),
-            row.last_poll.clone(),
-            row.last_full_resync.clone(),
+            if row.enabled { "yes" } else { "no" }.to_string(),
+            row.mode.unwrap_or("-").to_string(),
+            row.incremental_misses.to_string(),
+            dash(&row.watermark),
+            dash(&row.last_poll),
+            dash(&row.last_full_resync),
         ]);
     }
     print_table(&table);
-    println!("{} tenant(s) polled", rows.len());
+    let disabled = rows.iter().filter(|r| !r.enabled).count();
+    println!(
+        "{} tenant(s) polled, {disabled} disabled (not polled)",
+        polls.len()
+    );
     Exit::Ok
 }
 
@@ -339,6 +369,39 @@ pub fn dead(cfg: &Config, json: bool) -> Exit {
 }
 
 /// `state retry-dead`: every dead letter back to the outbox, due at once.
+/// `state reset-incremental [--tenant ID]`.
+pub fn reset_incremental(cfg: &Config, tenant: Option<&str>) -> Exit {
+    let store = match open(cfg) {
+        Ok(s) => s,
+        Err(exit) => return exit,
+    };
+    if let Some(t) = tenant
+        && !matches!(store.tenant_poll(t), Ok(Some(_)))
+    {
+        eprintln!("error: tenant {t} was never polled (see `state tenants`)");
+        return Exit::Failed;
+    }
+    match store
+        .reset_incremental(tenant)
+        .and_then(|r| store.flush_blocking().map(|_| r))
+    {
+        Ok(reset) => {
+            for t in &reset {
+                println!("{t}: back on incremental polls");
+            }
+            println!(
+                "{} tenant(s) reset; the next full pass checks them again",
+                reset.len()
+            );
+            Exit::Ok
+        }
+        Err(e) => {
+            eprintln!("error: {e}");
+            Exit::Failed
+        }
+    }
+}
+
 pub fn retry_dead(cfg: &Config) -> Exit {
     let store = match open(cfg) {
         Ok(s) => s,

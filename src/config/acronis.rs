@@ -12,12 +12,13 @@ use super::shard::parse_shard;
 use super::types::*;
 use super::value::{self, Shown};
 
-const ACRONIS_KEYS: [&str; 15] = [
+const ACRONIS_KEYS: [&str; 16] = [
     "datacenter_url",
     "client_id",
     "client_secret",
     "tenants",
     "resource_types",
+    "incremental",
     "page_size",
     "poll_every",
     "full_resync_every",
@@ -142,6 +143,17 @@ pub(super) fn acronis(t: &Table<'_>) -> Result<AcronisConfig, ConfigError> {
         })?,
         None => Shard::ALL,
     };
+    let incremental = match t.opt_string("incremental")? {
+        None => Incremental::Auto,
+        Some(s) => Incremental::parse(&s.value).ok_or_else(|| ConfigError::InvalidValue {
+            at: s.at.clone(),
+            key: s.key.clone(),
+            problem: format!(
+                "{} is not a known value: expected \"auto\", \"always\" or \"never\"",
+                s.shown()
+            ),
+        })?,
+    };
     let max_retries = t
         .opt_int("max_retries", 0..=100, "0 to 100 (retries per request)")?
         .unwrap_or(3);
@@ -151,6 +163,7 @@ pub(super) fn acronis(t: &Table<'_>) -> Result<AcronisConfig, ConfigError> {
         client_secret,
         tenants,
         resource_types,
+        incremental,
         page_size: page_size as u32,
         poll_every,
         full_resync_every: value::opt_duration(

@@ -52,8 +52,11 @@ pub struct AcronisConfig {
     pub client_id: String,
     pub client_secret: SecretString,
     pub tenants: TenantSelection,
-    /// Sent as `type=`; default `["resource.machine"]`.
+    /// Exact types are sent as `type=`; `.*` families are filtered client-side.
+    /// Default: `resource.machine` and `resource.virtual_machine.*`.
     pub resource_types: Vec<String>,
+    /// Whether polls between full passes are incremental; default auto.
+    pub incremental: Incremental,
     /// Sent as `limit=`; default 500, 1..=10000.
     pub page_size: u32,
     /// Default 5m.
@@ -74,6 +77,38 @@ pub struct AcronisConfig {
     pub retry_backoff: Duration,
     /// Longest `Retry-After` the worker waits before failing the tenant's poll; default 60s.
     pub max_retry_after: Duration,
+}
+
+/// `incremental`: how polls between full passes read the fleet.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Incremental {
+    /// Incremental, checked by every full pass; a tenant with a miss is polled with
+    /// full passes from then on.
+    #[default]
+    Auto,
+    /// Incremental; misses are only reported.
+    Always,
+    /// Every poll is a full pass.
+    Never,
+}
+
+impl Incremental {
+    pub fn parse(s: &str) -> Option<Incremental> {
+        match s {
+            "auto" => Some(Incremental::Auto),
+            "always" => Some(Incremental::Always),
+            "never" => Some(Incremental::Never),
+            _ => None,
+        }
+    }
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Incremental::Auto => "auto",
+            Incremental::Always => "always",
+            Incremental::Never => "never",
+        }
+    }
 }
 
 /// Which tenants the poller watches.

@@ -31,6 +31,7 @@ fn firing(rule: &str, resource: &str, severity: Severity, at: &str) -> AlertReco
         resolved_at: None,
         last_notified_at: Some(t(at)),
         told: Told::Firing,
+        found_at: None,
     }
 }
 

@@ -6,7 +6,7 @@ use chrono::{DateTime, Utc};
 
 use super::{Change, CommitReport};
 use crate::alerts::{AlertSettings, Notification, PlanContext, plan, route};
-use crate::model::{StatusChange, Watch};
+use crate::model::{Miss, MissCheck, StatusChange, Watch};
 use crate::state::{EvalTx, ResourceAt, TxResult};
 
 /// What a transaction's resources led to, before the notifications are routed.
@@ -16,12 +16,16 @@ pub(super) struct Pending {
     pub notifications: Vec<Notification>,
 }
 
-/// Look at the resource at `at` for `change` and stage everything it leads to.
+/// Look at the resource at `at` for `change` and stage everything it leads to. With
+/// `check` (a full pass checking the incremental passes), a polled change that those
+/// passes could not have seen is counted as a miss, and an alert it fires is dated
+/// when the data says the change happened.
 pub(super) fn look_at(
     tx: &EvalTx<'_>,
     ctx: &PlanContext<'_>,
     at: &ResourceAt,
     change: Change<'_>,
+    check: Option<&MissCheck>,
     out: &mut Pending,
 ) -> TxResult<()> {
     let (old, watch) = match tx.resource(at)? {
@@ -36,6 +40,21 @@ pub(super) fn look_at(
     if old.is_none() && new.is_none() {
         return Ok(());
     }
+    let mut occurred = None;
+    if let (Some(check), Some(o), Change::Polled(n)) = (check, &old, change)
+        && let Some(what) = o.moved(n)
+        && n.updated_at.is_some_and(|u| u < check.covered_before)
+    {
+        occurred = o.moved_at(n).map(|t| t.0);
+        out.report.misses += 1;
+        out.report.first_miss.get_or_insert_with(|| Miss {
+            id: n.id.clone(),
+            name: n.name.clone(),
+            what,
+            updated_at: n.updated_at,
+        });
+    }
+    let ctx = &ctx.occurred_at(occurred);
     let mut plan = plan(ctx, old.as_ref(), &watch, new, &mut |key| tx.alert(key))?;
     // The resource's one index entry: an entry at or before its next wake stays
     // (early, never late: when it comes due the resource is looked at and the entry
@@ -52,11 +71,15 @@ pub(super) fn look_at(
             w
         }
     };
-    match (new, change) {
-        (Some(r), Change::Polled(_)) => tx.put_resource(at, r, &plan.watch)?,
-        (Some(r), _) if plan.watch != watch => tx.put_resource(at, r, &plan.watch)?,
-        (Some(_), _) => {}
-        (None, _) => tx.remove_resource(at)?,
+    // A resource read as it was stored, whose watch stays, is not written: a full
+    // pass of an unchanged fleet writes nothing but its bookkeeping.
+    match new {
+        Some(r) if old.as_ref() != Some(r) || plan.watch != watch => {
+            tx.put_resource(at, r, &plan.watch)?;
+            out.report.written += 1;
+        }
+        Some(_) => {}
+        None => tx.remove_resource(at)?,
     }
     if let Some(o) = &old {
         let changed = match (new, change) {

@@ -30,7 +30,7 @@ mod page;
 mod recheck;
 
 use crate::alerts::Transitions;
-use crate::model::{AlertRecord, StatusChange, StoredResource};
+use crate::model::{AlertRecord, Miss, StatusChange, StoredResource};
 
 pub use page::commit_page;
 pub use recheck::{Summary, forget_tenant, recheck_all, run_deadlines};
@@ -61,6 +61,12 @@ pub struct CommitReport {
     pub enqueued: usize,
     /// Resources looked at.
     pub resources: usize,
+    /// Resource records written (new, changed, or with a changed watch).
+    pub written: usize,
+    /// Changes the incremental passes missed (pages of a checking full pass).
+    pub misses: usize,
+    /// The first of them, for the log.
+    pub first_miss: Option<Miss>,
 }
 
 impl CommitReport {
@@ -71,6 +77,11 @@ impl CommitReport {
         self.transitions += other.transitions;
         self.enqueued += other.enqueued;
         self.resources += other.resources;
+        self.written += other.written;
+        self.misses += other.misses;
+        if self.first_miss.is_none() {
+            self.first_miss = other.first_miss;
+        }
     }
 }
 

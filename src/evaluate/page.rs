@@ -8,7 +8,7 @@ use chrono::{DateTime, Utc};
 use super::change::{Pending, finish, look_at};
 use super::{Change, CommitReport};
 use crate::alerts::{AlertSettings, log_transitions};
-use crate::model::PageCommit;
+use crate::model::{PageCommit, PollMode};
 use crate::state::{ResourceAt, StateError, Store};
 
 /// Commit `page` evaluated at `now` with `settings`; each alert transition is logged
@@ -48,11 +48,17 @@ pub(super) fn commit_quietly(
     let ctx = settings.at(now);
     store.evaluation_tx(|tx| {
         let mut pending = Pending::default();
+        let check = page.check.as_ref();
         for (at, change) in upserts.iter().chain(&deletes) {
-            look_at(tx, &ctx, at, *change, &mut pending)?;
+            look_at(tx, &ctx, at, *change, check, &mut pending)?;
         }
         if let Some(poll) = &page.poll {
-            tx.put_tenant_poll(&page.tenant, poll)?;
+            let mut poll = poll.clone();
+            poll.incremental_misses += pending.report.misses as u64;
+            if pending.report.misses > 0 && check.is_some_and(|c| c.full_on_miss) {
+                poll.mode = PollMode::Full;
+            }
+            tx.put_tenant_poll(page.poll_tenant.as_ref().unwrap_or(&page.tenant), &poll)?;
         }
         finish(tx, settings, pending, now)
     })

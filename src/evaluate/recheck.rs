@@ -95,10 +95,17 @@ fn recheck(
             tx.drop_deadline(d)?;
         }
         for d in due {
-            look_at(tx, &ctx, &d.resource, Change::DeadlineDue, &mut pending)?;
+            look_at(
+                tx,
+                &ctx,
+                &d.resource,
+                Change::DeadlineDue,
+                None,
+                &mut pending,
+            )?;
         }
         for at in changed {
-            look_at(tx, &ctx, at, Change::RulesChanged, &mut pending)?;
+            look_at(tx, &ctx, at, Change::RulesChanged, None, &mut pending)?;
         }
         finish(tx, settings, pending, now)
     })?;

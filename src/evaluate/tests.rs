@@ -261,6 +261,9 @@ fn the_watermark_commits_with_the_alerts_it_covers() {
         watermark: crate::acronis::model::Timestamp(now),
         last_full_resync: crate::acronis::model::Timestamp(now),
         last_poll: crate::acronis::model::Timestamp(now),
+        mode: Default::default(),
+        incremental_misses: 0,
+        filed: Vec::new(),
     });
     commit_page(&store, &last, &ev, now).unwrap();
     assert!(store.tenant_poll("tenant-1").unwrap().is_some());

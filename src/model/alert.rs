@@ -87,6 +87,10 @@ pub struct AlertRecord {
     pub resolved_at: Option<DateTime<Utc>>,
     pub last_notified_at: Option<DateTime<Utc>>,
     pub told: Told,
+    /// When the worker found it firing, when that was after `fired_at`: a change the
+    /// incremental polls missed, found by a full pass and dated when it happened.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub found_at: Option<DateTime<Utc>>,
 }
 
 impl AlertRecord {

@@ -25,8 +25,6 @@ pub struct StoredResource {
     pub created_at: Option<Timestamp>,
     pub updated_at: Option<Timestamp>,
     pub policies: Vec<Policy>,
-    /// Epoch (ns) of the full pass that wrote it; 0 if an incremental poll did.
-    pub epoch: i64,
 }
 
 /// The aggregate status of an item with no `aggregate` (or no status): kept as unknown.
@@ -34,7 +32,7 @@ const NO_STATUS: &str = "unknown";
 
 impl StoredResource {
     /// The record for an API item polled under `tenant`.
-    pub fn from_api(tenant: &str, item: ResourceStatus, epoch: i64) -> StoredResource {
+    pub fn from_api(tenant: &str, item: ResourceStatus) -> StoredResource {
         let ctx = item.context;
         let (status, plans) = match item.aggregate {
             Some(a) => (
@@ -61,7 +59,6 @@ impl StoredResource {
             created_at: ctx.created_at,
             updated_at: ctx.updated_at,
             policies: item.policies,
-            epoch,
         }
     }
 }
@@ -110,6 +107,80 @@ pub struct PageCommit {
     pub upserts: Vec<StoredResource>,
     /// Resource ids to forget (deleted upstream, or not seen by a full resync).
     pub deletes: Vec<String>,
-    /// Set on the poll's last page: the new watermark etc. go in with its items.
+    /// Set on the poll's last page: the new watermark etc. go in with its items (and
+    /// this page's misses are added to its count).
     pub poll: Option<TenantPoll>,
+    /// Whose poll bookkeeping `poll` is, when not `tenant`'s (base-token mode files
+    /// machines under their customers, and the bookkeeping stays the poll's).
+    pub poll_tenant: Option<String>,
+    /// Set on the pages of a full pass that checks the incremental passes before it.
+    pub check: Option<MissCheck>,
+}
+
+/// How a full pass checks the incremental passes since the previous full pass.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct MissCheck {
+    /// A resource whose `updated_at` is before this was in reach of those passes: if
+    /// its status or policy times changed nonetheless, they missed the change.
+    pub covered_before: Timestamp,
+    /// `incremental = "auto"`: a miss switches the tenant to full passes.
+    pub full_on_miss: bool,
+}
+
+/// A change a full pass found that the incremental passes before it missed.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Miss {
+    pub id: String,
+    pub name: String,
+    /// What changed, for a person: "status ok -> error", "policy.backup.machine last_run".
+    pub what: String,
+    pub updated_at: Option<Timestamp>,
+}
+
+impl StoredResource {
+    /// What changed between `self` (as stored) and `now` that an incremental poll
+    /// must see: the status or a policy's times. None when neither moved.
+    pub fn moved(&self, now: &StoredResource) -> Option<String> {
+        if self.status != now.status {
+            return Some(format!(
+                "status {} -> {}",
+                self.status.as_str(),
+                now.status.as_str()
+            ));
+        }
+        for p in &now.policies {
+            let before = self.policies.iter().find(|o| o.kind == p.kind);
+            let what = match before {
+                None => "added",
+                Some(o) if o.last_run != p.last_run => "last_run",
+                Some(o) if o.last_success_run != p.last_success_run => "last_success_run",
+                Some(o) if o.next_run != p.next_run => "next_run",
+                Some(_) => continue,
+            };
+            return Some(format!("{} {what}", p.kind));
+        }
+        self.policies
+            .iter()
+            .find(|o| !now.policies.iter().any(|p| p.kind == o.kind))
+            .map(|o| format!("{} removed", o.kind))
+    }
+
+    /// When the change from `self` (as stored) to `now` most likely happened, from the
+    /// data itself: the newest policy time that moved, else a moved `updated_at`.
+    pub fn moved_at(&self, now: &StoredResource) -> Option<Timestamp> {
+        let policy_time = now
+            .policies
+            .iter()
+            .flat_map(|p| {
+                let before = self.policies.iter().find(|o| o.kind == p.kind);
+                [
+                    (p.last_run, before.and_then(|o| o.last_run)),
+                    (p.last_success_run, before.and_then(|o| o.last_success_run)),
+                ]
+            })
+            .filter(|(new, old)| new != old)
+            .filter_map(|(new, _)| new)
+            .max();
+        policy_time.or(now.updated_at.filter(|u| Some(*u) != self.updated_at))
+    }
 }

@@ -18,6 +18,45 @@ pub struct TenantPoll {
     pub last_full_resync: Timestamp,
     /// Worker-clock time of the last completed poll.
     pub last_poll: Timestamp,
+    /// How the tenant's polls between full passes read the fleet (records written
+    /// before this existed read as incremental).
+    #[serde(default)]
+    pub mode: PollMode,
+    /// Changes full passes found that the incremental passes before them missed, ever.
+    #[serde(default)]
+    pub incremental_misses: u64,
+    /// Base-token mode: the customers this poll files machines under (each machine
+    /// under its `context.tenant_id`), with the names the API gave them.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub filed: Vec<FiledTenant>,
+}
+
+/// A tenant a base-token poll files machines under.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+pub struct FiledTenant {
+    pub id: String,
+    #[serde(default)]
+    pub name: Option<String>,
+}
+
+/// How a tenant's polls between full passes read the fleet.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum PollMode {
+    /// Newest first, down to the watermark.
+    #[default]
+    Incremental,
+    /// Every poll is a full pass (`incremental = "auto"` found a miss).
+    Full,
+}
+
+impl PollMode {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            PollMode::Incremental => "incremental",
+            PollMode::Full => "full",
+        }
+    }
 }
 
 /// A watched tenant as last enumerated.
@@ -28,6 +67,13 @@ pub struct TenantRecord {
     pub name: Option<String>,
     /// `base` (the client's own scope) or `tenant` (a scoped token).
     pub scope: String,
+    /// false: the API shows the customer disabled; it is not polled.
+    #[serde(default = "enabled")]
+    pub enabled: bool,
+}
+
+fn enabled() -> bool {
+    true
 }
 
 /// The one rule for a tenant's name: the API's (unless blank), else worker.toml's

@@ -1,27 +1,42 @@
 //! Which tenants this replica watches: the client's own scope, its customers, or an
 //! explicit list, then filtered by `shard`, named from the API or `[tenant."ID"]`.
+//! Customers the API shows with `enabled: false` are listed apart and not polled.
 
 use crate::acronis::client::{AcronisClient, Scope, WatchedTenant};
 use crate::acronis::error::ApiError;
 use crate::config::{Config, TenantSelection};
-use crate::model::{TenantRecord, tenant_name};
+use crate::model::{FiledTenant, TenantRecord, tenant_name};
+
+/// The tenants of this config as the API lists them.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Listing {
+    pub watched: Vec<WatchedTenant>,
+    /// Customers the API shows with `enabled: false`: not polled, no token asked for.
+    pub disabled: Vec<WatchedTenant>,
+}
 
 /// Enumerate the watched tenants from the API.
-pub async fn resolve(client: &AcronisClient, cfg: &Config) -> Result<Vec<WatchedTenant>, ApiError> {
+pub async fn resolve(client: &AcronisClient, cfg: &Config) -> Result<Listing, ApiError> {
+    let mut disabled = Vec::new();
     let mut tenants = match &cfg.acronis.tenants {
         TenantSelection::Own => vec![client.own_tenant().await?],
         TenantSelection::Children => {
             let own = client.own_tenant().await?;
-            client
-                .customers_below(&own.id)
-                .await?
-                .into_iter()
-                .map(|t| WatchedTenant {
+            let mut watched = Vec::new();
+            for t in client.customers_below(&own.id).await? {
+                let off = t.enabled == Some(false);
+                let tenant = WatchedTenant {
                     scope: Scope::Tenant(t.id.clone()),
                     id: t.id,
                     name: t.name,
-                })
-                .collect()
+                };
+                if off {
+                    disabled.push(tenant);
+                } else {
+                    watched.push(tenant);
+                }
+            }
+            watched
         }
         TenantSelection::List(ids) => {
             let mut list: Vec<WatchedTenant> = ids
@@ -32,36 +47,49 @@ pub async fn resolve(client: &AcronisClient, cfg: &Config) -> Result<Vec<Watched
                     scope: Scope::Tenant(id.clone()),
                 })
                 .collect();
-            // Names are a nicety: a partner token that cannot read them must not stop polling.
+            // Names are a nicety: a partner token that cannot read them must not stop
+            // polling (nor can it then say which are disabled: all are polled).
             match client.tenants_by_id(ids).await {
                 Ok(infos) => {
                     for t in &mut list {
-                        t.name = infos
-                            .iter()
-                            .find(|i| i.id == t.id)
-                            .and_then(|i| i.name.clone());
+                        let info = infos.iter().find(|i| i.id == t.id);
+                        t.name = info.and_then(|i| i.name.clone());
+                        if info.is_some_and(|i| i.enabled == Some(false)) {
+                            disabled.push(t.clone());
+                        }
                     }
+                    list.retain(|t| !disabled.iter().any(|d| d.id == t.id));
                 }
                 Err(e) => tracing::warn!("could not read tenant names: {e}"),
             }
             list
         }
     };
-    Ok(finish(tenants.drain(..), cfg))
+    Ok(Listing {
+        watched: finish(tenants.drain(..), cfg),
+        disabled: finish(disabled.into_iter(), cfg),
+    })
 }
 
+/// The directory's `scope` of a tenant a base-token poll files machines under (shown
+/// and given digests, not polled itself).
+pub const FILED: &str = "filed";
+
 /// The tenants recorded by the last successful enumeration (used when the API cannot
-/// list them now), filtered by the current shard.
+/// list them now), filtered by the current shard; disabled and filed ones are left out.
 pub fn from_records(records: Vec<TenantRecord>, cfg: &Config) -> Vec<WatchedTenant> {
-    let list = records.into_iter().map(|r| WatchedTenant {
-        scope: if r.scope == "base" {
-            Scope::Base
-        } else {
-            Scope::Tenant(r.id.clone())
-        },
-        id: r.id,
-        name: r.name,
-    });
+    let list = records
+        .into_iter()
+        .filter(|r| r.enabled && r.scope != FILED)
+        .map(|r| WatchedTenant {
+            scope: if r.scope == "base" {
+                Scope::Base
+            } else {
+                Scope::Tenant(r.id.clone())
+            },
+            id: r.id,
+            name: r.name,
+        });
     finish(list, cfg)
 }
 
@@ -80,17 +108,29 @@ fn finish(list: impl Iterator<Item = WatchedTenant>, cfg: &Config) -> Vec<Watche
     out
 }
 
-/// The directory records for `tenants`.
-pub fn records(tenants: &[WatchedTenant]) -> Vec<TenantRecord> {
-    tenants
-        .iter()
-        .map(|t| TenantRecord {
-            id: t.id.clone(),
-            name: t.name.clone(),
-            scope: match t.scope {
-                Scope::Base => "base".to_string(),
-                Scope::Tenant(_) => "tenant".to_string(),
-            },
-        })
+/// The directory records for a listing.
+pub fn records(listing: &Listing) -> Vec<TenantRecord> {
+    let record = |t: &WatchedTenant, enabled: bool| TenantRecord {
+        id: t.id.clone(),
+        name: t.name.clone(),
+        scope: match t.scope {
+            Scope::Base => "base".to_string(),
+            Scope::Tenant(_) => "tenant".to_string(),
+        },
+        enabled,
+    };
+    let watched = listing.watched.iter().map(|t| record(t, true));
+    watched
+        .chain(listing.disabled.iter().map(|t| record(t, false)))
         .collect()
+}
+
+/// The directory records of the tenants a base-token poll files machines under.
+pub fn filed_records(filed: Vec<FiledTenant>) -> impl Iterator<Item = TenantRecord> {
+    filed.into_iter().map(|f| TenantRecord {
+        id: f.id,
+        name: f.name,
+        scope: FILED.to_string(),
+        enabled: true,
+    })
 }

@@ -169,6 +169,7 @@ fn setup(fake: Fake, overlap_secs: u64) -> (Arc<Fake>, Poller<Fake>, Store, temp
             "resource.machine".into(),
             "resource.virtual_machine.*".into(),
         ],
+        incremental: crate::config::Incremental::Auto,
     };
     let poller = Poller::new(fake.clone(), store.clone(), settings);
     (fake, poller, store, dir)

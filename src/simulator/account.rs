@@ -264,7 +264,7 @@ fn tenant_json(tenants: &Tenants, ix: TenantIx, lod: &str) -> Value {
         "parent_id": parent,
         "name": t.name,
         "kind": t.kind.as_str(),
-        "enabled": true,
+        "enabled": t.enabled,
         "created_at": naive_secs(secs_to_ns(t.created_s)),
         "updated_at": naive_secs(secs_to_ns(t.updated_s)),
         "deleted_at": null,

@@ -28,6 +28,7 @@ pub(crate) fn routes() -> Router<Simulator> {
             get(resource).post(patch_resource).delete(delete_resource),
         )
         .route("/_sim/touch", post(touch))
+        .route("/_sim/tenants/{id}", post(patch_tenant))
         .route(
             "/_sim/faults",
             get(faults).post(add_faults).delete(clear_faults),
@@ -216,6 +217,23 @@ async fn clear_faults(State(sim): State<Simulator>) -> Answer {
 
 async fn expire_tokens(State(sim): State<Simulator>) -> Answer {
     ok(json!({ "expired": sim.expire_tokens_counted() }))
+}
+
+/// `{"enabled": bool}`: switch a customer (or unit) on or off in Account Management.
+async fn patch_tenant(
+    State(sim): State<Simulator>,
+    Path(id): Path<String>,
+    bytes: Bytes,
+) -> Answer {
+    #[derive(serde::Deserialize)]
+    #[serde(deny_unknown_fields)]
+    struct TenantPatch {
+        enabled: bool,
+    }
+    let patch: TenantPatch = body(&bytes)?;
+    sim.set_tenant_enabled(&id, patch.enabled)
+        .map_err(refused)?;
+    ok(json!({ "id": id, "enabled": patch.enabled }))
 }
 
 async fn config(State(sim): State<Simulator>) -> Answer {

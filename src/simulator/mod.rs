@@ -286,6 +286,18 @@ impl Simulator {
         }
     }
 
+    /// Switch a customer or unit on or off (Account Management's `enabled`; the
+    /// partner cannot be). Its machines and tokens are unaffected, as on the platform.
+    pub fn set_tenant_enabled(&self, id: &str, enabled: bool) -> Result<(), SimError> {
+        let mut w = self.world();
+        let t = w.control_tenant(id)?;
+        if t == tenants::PARTNER {
+            return Err(SimError::Invalid("the partner cannot be disabled".into()));
+        }
+        w.tenants.get_mut(t).enabled = enabled;
+        Ok(())
+    }
+
     pub fn config(&self) -> SimConfig {
         self.world().config.clone()
     }

@@ -88,6 +88,8 @@ pub(crate) struct Item<'a> {
     pub r: &'a Resource,
     /// `context.tenant_id`: numeric, or the UUID for some customers.
     pub tenant_id: &'a str,
+    /// `context.tenant_name`: the owning customer's or unit's name.
+    pub tenant_name: &'a str,
     /// The owner's numeric id, for `external_id`.
     pub numeric_tenant: &'a str,
     pub time_fields: TimeFields,
@@ -131,6 +133,7 @@ impl Serialize for Context<'_> {
         m.serialize_entry("name", &r.name)?;
         m.serialize_entry("type", r.kind)?;
         m.serialize_entry("tenant_id", item.tenant_id)?;
+        m.serialize_entry("tenant_name", item.tenant_name)?;
         m.serialize_entry("agent_id", &r.agent_id)?;
         m.serialize_entry(
             "external_id",

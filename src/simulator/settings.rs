@@ -1,6 +1,7 @@
 //! Run-time switches of the simulated datacenter (`/_sim/config`): policy time-field
 //! spelling, whether `/api/2/idp/token` accepts the jwt-bearer grant, token lifetime,
-//! whether `resource_id=or(...)` is understood.
+//! whether `resource_id=or(...)` is understood, whether a status change moves
+//! `updated_at`.
 
 use serde::{Deserialize, Serialize};
 
@@ -30,6 +31,11 @@ pub struct SimConfig {
     /// takes only a comma list or one id would (acronis-api.md §4.1: unconfirmed).
     #[serde(default = "yes")]
     pub or_lookups: bool,
+    /// false: runs, status flips and patches without an explicit `updated_at` leave
+    /// `updated_at` where it was (acronis-api.md §4.4: that a status change moves it is
+    /// unconfirmed), so an incremental poll cannot see them; deletions still move it.
+    #[serde(default = "yes")]
+    pub status_moves_updated_at: bool,
 }
 
 fn yes() -> bool {
@@ -44,6 +50,7 @@ pub struct ConfigPatch {
     pub api2_jwt_bearer: Option<bool>,
     pub token_lifetime_secs: Option<u64>,
     pub or_lookups: Option<bool>,
+    pub status_moves_updated_at: Option<bool>,
 }
 
 impl SimConfig {
@@ -63,6 +70,9 @@ impl SimConfig {
         }
         if let Some(b) = patch.or_lookups {
             self.or_lookups = b;
+        }
+        if let Some(b) = patch.status_moves_updated_at {
+            self.status_moves_updated_at = b;
         }
         Ok(())
     }

@@ -315,6 +315,7 @@ pub(crate) fn list(w: &mut World, headers: &HeaderMap, raw_query: &str, alter: A
             Item {
                 r,
                 tenant_id: owner.context_id(),
+                tenant_name: &owner.name,
                 numeric_tenant: &owner.numeric_id,
                 time_fields: w.config.time_fields,
                 show_deleted: q.include_deleted,

@@ -46,6 +46,8 @@ pub(crate) struct Tenant {
     pub customer: Option<TenantIx>,
     /// Its machines carry the UUID instead of the numeric id in `context.tenant_id`.
     pub uuid_in_context: bool,
+    /// Account Management's `enabled` (a customer can be switched off over `/_sim/`).
+    pub enabled: bool,
     pub version: u32,
     pub created_s: i64,
     pub updated_s: i64,
@@ -180,6 +182,10 @@ impl Tenants {
         &self.list[t as usize]
     }
 
+    pub(crate) fn get_mut(&mut self, t: TenantIx) -> &mut Tenant {
+        &mut self.list[t as usize]
+    }
+
     /// A tenant by UUID (any case) or numeric id.
     pub(crate) fn find(&self, id: &str) -> Option<TenantIx> {
         let id = id.trim();
@@ -267,6 +273,7 @@ impl Builder {
             children: Vec::new(),
             customer,
             uuid_in_context,
+            enabled: true,
             version: 1 + below(stamp >> 40, 12) as u32,
             created_s,
             updated_s,

@@ -42,6 +42,8 @@ pub struct CustomerInfo {
     pub parent_id: String,
     /// Its machines carry the UUID (not the numeric id) in `context.tenant_id`.
     pub uuid_in_context: bool,
+    /// Account Management's `enabled`.
+    pub enabled: bool,
     pub units: Vec<UnitInfo>,
     /// Machines not deleted, units' included.
     pub resources: usize,
@@ -197,6 +199,7 @@ pub(crate) fn fleet_info(
                     .map(|p| tenants.get(p).uuid.clone())
                     .unwrap_or_default(),
                 uuid_in_context: t.uuid_in_context,
+                enabled: t.enabled,
                 units,
                 resources: live(c),
             }

@@ -67,6 +67,7 @@ impl World {
                 time_fields: TimeFields::Mixed,
                 api2_jwt_bearer: true,
                 or_lookups: true,
+                status_moves_updated_at: true,
                 token_lifetime_secs: opts.token_lifetime.as_secs().max(1),
             },
             touches: 0,
@@ -77,12 +78,18 @@ impl World {
     pub(crate) fn sync(&mut self) -> i64 {
         let now = self.clock.now_ns();
         let seed = self.seed;
+        let moves = self.config.status_moves_updated_at;
         while let Some((ix, generation)) = self.agenda.pop_due(now) {
             if self.store.get(ix).generation != generation {
                 continue;
             }
-            self.store
-                .update(ix, |r| evolve::catch_up(seed, ix, r, now));
+            self.store.update(ix, |r| {
+                let before = r.updated_ns;
+                evolve::catch_up(seed, ix, r, now);
+                if !moves {
+                    r.updated_ns = before;
+                }
+            });
             self.agenda.schedule(seed, ix, self.store.get(ix));
         }
         now
@@ -174,10 +181,10 @@ impl World {
         {
             return Err(SimError::Invalid("every policy needs a type".into()));
         }
-        let seed = self.seed;
+        let (seed, moves) = (self.seed, self.config.status_moves_updated_at);
         let reschedule = self
             .store
-            .update(ix, |r| apply_patch(seed, ix, r, patch, now));
+            .update(ix, |r| apply_patch(seed, ix, r, patch, now, moves));
         if reschedule {
             self.reschedule(ix);
         }
@@ -236,11 +243,14 @@ impl World {
             }
         }
         let seed = self.seed;
+        let moves = self.config.status_moves_updated_at;
         for (n, &ix) in chosen.iter().enumerate() {
             let h = hash(seed, Salt::Touch, &[self.touches, n as u64 + 1]);
             self.store.update(ix, |r| {
                 flip_status(r, h);
-                r.updated_ns = now;
+                if moves {
+                    r.updated_ns = now;
+                }
             });
         }
         chosen
@@ -294,7 +304,14 @@ fn flip_status(r: &mut Resource, h: u64) {
 }
 
 /// Applies a patch; returns true when the backup schedule must be re-queued.
-fn apply_patch(seed: u64, ix: ResIx, r: &mut Resource, patch: ResourcePatch, now: i64) -> bool {
+fn apply_patch(
+    seed: u64,
+    ix: ResIx,
+    r: &mut Resource,
+    patch: ResourcePatch,
+    now: i64,
+    moves: bool,
+) -> bool {
     let mut reschedule = false;
     if let Some(name) = patch.name {
         r.name = name;
@@ -345,7 +362,11 @@ fn apply_patch(seed: u64, ix: ResIx, r: &mut Resource, patch: ResourcePatch, now
             }
         }
     }
-    r.updated_ns = patch.updated_at.map(to_ns).unwrap_or(now);
+    match patch.updated_at {
+        Some(t) => r.updated_ns = to_ns(t),
+        None if moves => r.updated_ns = now,
+        None => {}
+    }
     reschedule
 }
 

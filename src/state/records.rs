@@ -1,8 +1,8 @@
 //! The byte encodings of the state trees' records.
 //!
-//! Resource values are an 8-byte big-endian epoch (the full pass that last saw the
-//! resource) followed by a compact postcard encoding of [`ResourceV1`], so a sweep
-//! for vanished resources reads the epoch without decoding the record. Compactness
+//! Resource values are 8 reserved bytes (zero since full passes stopped stamping each
+//! record with their epoch; older records carry one, which nothing reads) followed by
+//! a compact postcard encoding of [`ResourceV1`]. Compactness
 //! matters: sled copies a leaf node per insert, so a cold poll's cost grows with the
 //! value size (100k resources: ~750-byte JSON values cost 2.5x the time of ~250-byte
 //! ones in a sled micro-benchmark). Small bookkeeping records stay JSON.
@@ -182,6 +182,9 @@ fn usual_external_id(id: &str, api_tenant_id: Option<&str>) -> Option<String> {
     api_tenant_id.map(|t| format!("{id}@{t}"))
 }
 
+/// The 8 bytes every resource value starts with (see the module's doc).
+const RESERVED: [u8; 8] = [0; 8];
+
 /// A typical encoded machine with its watch fits (about 150-200 bytes).
 const RECORD_CAPACITY: usize = 256;
 
@@ -223,7 +226,7 @@ pub(super) fn encode_resource(r: &StoredResource) -> Vec<u8> {
     // Sized once: postcard writes field by field, and growing from empty cost five
     // reallocations a record (7% of a cold poll's CPU at 100k).
     let mut v = Vec::with_capacity(RECORD_CAPACITY);
-    v.extend_from_slice(&r.epoch.to_be_bytes());
+    v.extend_from_slice(&RESERVED);
     postcard::to_io(&v1, &mut v).expect("writing to a Vec cannot fail");
     v
 }
@@ -287,13 +290,6 @@ pub(super) fn time_of_key(key: &[u8]) -> i64 {
         .unwrap_or(0)
 }
 
-pub(super) fn epoch_of(v: &[u8]) -> i64 {
-    v.get(..8)
-        .and_then(|b| b.try_into().ok())
-        .map(i64::from_be_bytes)
-        .unwrap_or(0)
-}
-
 /// Decode the value of resource `id` stored under `tenant`.
 pub(super) fn decode_resource(
     tenant: &str,
@@ -314,7 +310,7 @@ pub(super) fn decode_resource_watched(
         key: format!("{tenant}/{id}"),
         message: e.to_string(),
     };
-    let body = v.get(8..).unwrap_or_default();
+    let body = v.get(RESERVED.len()..).unwrap_or_default();
     let (r, rest): (ResourceV1, _) = postcard::take_from_bytes(body).map_err(err)?;
     let watch = if rest.is_empty() {
         Watch::default()
@@ -349,7 +345,6 @@ pub(super) fn decode_resource_watched(
                 next_run: time(p.next_run),
             })
             .collect(),
-        epoch: epoch_of(v),
     };
     Ok((resource, watch))
 }

@@ -126,22 +126,6 @@ impl Store {
         }))
     }
 
-    /// Ids of `tenant`'s resources last seen by a full pass older than `epoch`:
-    /// after a full pass of epoch `epoch`, these no longer exist upstream.
-    pub fn unseen_since(&self, tenant: &str, epoch: i64) -> Result<Vec<String>, StateError> {
-        let Some(tkey) = self.find_tenant_key(tenant)? else {
-            return Ok(Vec::new());
-        };
-        let mut out = Vec::new();
-        for kv in self.resources.scan_prefix(records::tenant_prefix(tkey)) {
-            let (k, v) = kv.map_err(|e| self.io(e))?;
-            if records::epoch_of(&v) < epoch {
-                out.push(records::split_key(&k).1);
-            }
-        }
-        Ok(out)
-    }
-
     /// Ids of every stored resource of `tenant`.
     pub fn resource_ids(&self, tenant: &str) -> Result<Vec<String>, StateError> {
         let Some(tkey) = self.find_tenant_key(tenant)? else {

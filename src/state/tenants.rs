@@ -8,7 +8,7 @@ use std::collections::BTreeSet;
 
 use super::records;
 use super::{StateError, Store};
-use crate::model::{TenantPoll, TenantRecord};
+use crate::model::{PollMode, TenantPoll, TenantRecord};
 
 impl Store {
     /// The poll bookkeeping of `tenant`, if it was ever polled.
@@ -34,6 +34,23 @@ impl Store {
                 Ok((key, poll))
             })
             .collect()
+    }
+
+    /// Put `tenant` (or every tenant) back on incremental polls; returns the tenants
+    /// that were on full passes. The next full pass checks again.
+    pub fn reset_incremental(&self, tenant: Option<&str>) -> Result<Vec<String>, StateError> {
+        let mut reset = Vec::new();
+        for (id, mut poll) in self.tenant_polls()? {
+            if tenant.is_some_and(|t| t != id) || poll.mode == PollMode::Incremental {
+                continue;
+            }
+            poll.mode = PollMode::Incremental;
+            self.tenant_poll
+                .insert(id.as_bytes(), records::encode_json(&poll))
+                .map_err(|e| self.io(e))?;
+            reset.push(id);
+        }
+        Ok(reset)
     }
 
     /// Record the watched-tenant directory (names for display and digests).

@@ -83,7 +83,6 @@ pub(crate) fn machine(id: &str, status: &str) -> StoredResource {
         created_at: Some(Timestamp(t("2026-01-01T00:00:00Z"))),
         updated_at: Some(Timestamp(t("2026-11-01T00:00:00Z"))),
         policies: vec![],
-        epoch: 0,
     }
 }
 

@@ -43,6 +43,7 @@ pub(super) fn fleet_json(sim: &Simulator) -> String {
         .map(|r| Item {
             r,
             tenant_id: w.tenants.get(r.owner).context_id(),
+            tenant_name: &w.tenants.get(r.owner).name,
             numeric_tenant: &w.tenants.get(r.owner).numeric_id,
             time_fields: TimeFields::Mixed,
             show_deleted: true,

@@ -10,7 +10,7 @@ use crate::acronis::model::{AggregateStatus, Timestamp};
 use crate::evaluate::commit_page;
 use crate::model::{PageCommit, StoredResource, TenantPoll, TenantRecord};
 
-fn resource(tenant: &str, id: &str, status: &str, epoch: i64) -> StoredResource {
+fn resource(tenant: &str, id: &str, status: &str) -> StoredResource {
     StoredResource {
         tenant_id: tenant.into(),
         id: id.into(),
@@ -24,7 +24,6 @@ fn resource(tenant: &str, id: &str, status: &str, epoch: i64) -> StoredResource 
         created_at: None,
         updated_at: Timestamp::parse("2026-11-01T00:00:00.123456789Z"),
         policies: vec![],
-        epoch,
     }
 }
 
@@ -129,10 +128,7 @@ fn commits_report_status_changes_and_deletions() {
     let store = Store::open(dir.path(), 4).unwrap();
     let first = PageCommit {
         tenant: "t1".into(),
-        upserts: vec![
-            resource("t1", "a", "idle", 1),
-            resource("t1", "b", "idle", 1),
-        ],
+        upserts: vec![resource("t1", "a", "idle"), resource("t1", "b", "idle")],
         ..Default::default()
     };
     assert!(
@@ -146,12 +142,17 @@ fn commits_report_status_changes_and_deletions() {
         watermark: Timestamp::parse("2026-11-01T00:00:00Z").unwrap(),
         last_full_resync: Timestamp::parse("2026-11-01T00:00:00Z").unwrap(),
         last_poll: Timestamp::parse("2026-11-01T00:00:00Z").unwrap(),
+        mode: Default::default(),
+        incremental_misses: 0,
+        filed: Vec::new(),
     };
     let second = PageCommit {
         tenant: "t1".into(),
-        upserts: vec![resource("t1", "a", "critical", 0)],
+        upserts: vec![resource("t1", "a", "critical")],
         deletes: vec!["b".into(), "never-stored".into()],
         poll: Some(poll.clone()),
+        poll_tenant: None,
+        check: None,
     };
     let changes = commit_page(&store, &second, &none(), t0()).unwrap().changes;
     assert_eq!(changes.len(), 2);
@@ -168,26 +169,21 @@ fn commits_report_status_changes_and_deletions() {
 }
 
 #[test]
-fn sweeps_find_only_resources_older_than_the_epoch_and_only_in_their_tenant() {
+fn a_tenants_ids_are_only_its_own() {
     let dir = tempfile::tempdir().unwrap();
     let store = Store::open(dir.path(), 4).unwrap();
-    for (tenant, id, epoch) in [("t1", "old", 5), ("t1", "new", 9), ("t10", "other", 1)] {
+    for (tenant, id) in [("t1", "old"), ("t1", "new"), ("t10", "other")] {
         let page = PageCommit {
             tenant: tenant.into(),
-            upserts: vec![resource(tenant, id, "idle", epoch)],
+            upserts: vec![resource(tenant, id, "idle")],
             ..Default::default()
         };
         commit_page(&store, &page, &none(), t0()).unwrap();
     }
-    assert_eq!(
-        store.unseen_since("t1", 9).unwrap(),
-        vec!["old".to_string()]
-    );
-    assert_eq!(
-        store.resources(Some("t1")).count(),
-        2,
-        "t10 is not inside t1's prefix"
-    );
+    let mut ids = store.resource_ids("t1").unwrap();
+    ids.sort();
+    assert_eq!(ids, ["new", "old"], "t10 is not inside t1's prefix");
+    assert_eq!(store.resources(Some("t1")).count(), 2);
 }
 
 #[test]
@@ -196,7 +192,6 @@ fn resource_records_round_trip_compactly() {
         "3b6f0c1e-5d2a-4c55-9a61-2f0f8d2d7a10",
         "aab42c95-14dc-48ab-87b4-96120111b957",
         "degraded",
-        77,
     );
     r.agent_id = Some("0fe9fa94-b647-45a3-ac6f-44b617cc943a".into());
     r.external_id = Some("aab42c95-14dc-48ab-87b4-96120111b957@17".into());
@@ -210,9 +205,15 @@ fn resource_records_round_trip_compactly() {
     }];
     let bytes = records::encode_resource(&r);
     assert!(bytes.len() <= 210, "{} bytes", bytes.len());
-    assert_eq!(records::epoch_of(&bytes), 77);
     assert_eq!(
         records::decode_resource(&r.tenant_id, &r.id, &bytes).unwrap(),
+        r
+    );
+    // A record written when the first 8 bytes held a full pass's epoch reads the same.
+    let mut stamped = bytes.clone();
+    stamped[..8].copy_from_slice(&1_700_000_000_000_000_000i64.to_be_bytes());
+    assert_eq!(
+        records::decode_resource(&r.tenant_id, &r.id, &stamped).unwrap(),
         r
     );
     // An unusual external id is kept as it was.
@@ -231,7 +232,7 @@ fn resource_records_round_trip_compactly() {
 fn a_resource_without_an_external_id_reads_back_without_one() {
     // Found by fuzzing (fuzz/corpus/resource_statuses/regress-no-external-id.json):
     // "none" was stored like "the usual id@tenant" and read back as that.
-    let r = resource("t", "a", "ok", 1);
+    let r = resource("t", "a", "ok");
     assert_eq!(
         (r.external_id.as_deref(), r.api_tenant_id.as_deref()),
         (None, Some("17"))
@@ -247,7 +248,7 @@ fn a_resource_without_an_external_id_reads_back_without_one() {
     let item: crate::acronis::model::ResourceStatus =
         serde_json::from_str(r#"{"context":{"id":"a","tenant_id":"17","external_id":""}}"#)
             .unwrap();
-    let from_api = StoredResource::from_api("t", item, 1);
+    let from_api = StoredResource::from_api("t", item);
     assert_eq!(from_api.external_id, None);
     let bytes = records::encode_resource(&from_api);
     assert_eq!(
@@ -282,7 +283,7 @@ fn tenants_keep_their_numbers_across_reopening() {
         for t in ["tenant-a", "tenant-b"] {
             let page = PageCommit {
                 tenant: t.into(),
-                upserts: vec![resource(t, "x", "idle", 1)],
+                upserts: vec![resource(t, "x", "idle")],
                 ..Default::default()
             };
             commit_page(&store, &page, &none(), t0()).unwrap();
@@ -291,7 +292,7 @@ fn tenants_keep_their_numbers_across_reopening() {
     let store = reopen(dir.path());
     let page = PageCommit {
         tenant: "tenant-a".into(),
-        upserts: vec![resource("tenant-a", "x", "error", 1)],
+        upserts: vec![resource("tenant-a", "x", "error")],
         ..Default::default()
     };
     let changes = commit_page(&store, &page, &none(), t0()).unwrap().changes;
@@ -311,6 +312,7 @@ fn the_tenant_directory_is_replaced_not_accumulated() {
     let dir = tempfile::tempdir().unwrap();
     let store = Store::open(dir.path(), 4).unwrap();
     let rec = |id: &str| TenantRecord {
+        enabled: true,
         id: id.into(),
         name: Some(format!("name {id}")),
         scope: "tenant".into(),
