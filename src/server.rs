@@ -172,6 +172,7 @@ pub fn unhealthy_tenants(
     let tenants = store.tenants().map_err(|e| e.to_string())?;
     Ok(tenants
         .into_iter()
+        .filter(|t| t.polled())
         .filter_map(|t| {
             let last = polls.get(&t.id).copied();
             // A restart gives every tenant a fresh 3 x poll_every to be polled.

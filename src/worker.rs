@@ -88,6 +88,8 @@ impl Worker {
             max_concurrent_tenants: config.acronis.max_concurrent_tenants,
             resource_types: config.acronis.resource_types.clone(),
             incremental: config.acronis.incremental,
+            first_page: (config.acronis.first_page_size < config.acronis.page_size)
+                .then_some(config.acronis.first_page_size),
         };
         let poller = Poller::new(client.clone(), store.clone(), settings);
         let settings = AlertSettings::new(rules, &config).with_tenant_names(

@@ -254,6 +254,9 @@ async fn always_only_reports_misses_and_never_polls_full_every_time() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn disabled_customers_are_not_polled_and_are_shown_by_state_tenants() {
     let sim = Sim::small(90, 3).await;
+    // The simulated fleet has a former customer, disabled, and one more is switched off.
+    let former = sim.disabled_customers();
+    assert_eq!(former.len(), 1);
     let customers = sim.customers();
     let off = &customers[1];
     sim.post(&format!("/_sim/tenants/{off}"), json!({"enabled": false}))
@@ -263,10 +266,20 @@ async fn disabled_customers_are_not_polled_and_are_shown_by_state_tenants() {
     assert_eq!(code(&out), 0, "{}", text(&out));
     assert_eq!(
         text(&out).matches("customer is disabled").count(),
-        1,
-        "{}",
+        2,
+        "each disabled customer logged once: {}",
         text(&out)
     );
+    // No request of any kind under their scope (no token exchange either).
+    let counters = serde_json::to_value(sim.sim.counters()).unwrap();
+    for t in [off, &former[0]] {
+        assert!(
+            counters["resource_statuses_by_tenant"]
+                .get(t.as_str())
+                .is_none(),
+            "{counters}"
+        );
+    }
     let stored = work.resources().await;
     assert!(!stored.iter().any(|r| r["tenant_id"] == off.as_str()));
     assert_eq!(
@@ -274,8 +287,9 @@ async fn disabled_customers_are_not_polled_and_are_shown_by_state_tenants() {
         sim.resource_count(&customers[0]) + sim.resource_count(&customers[2])
     );
     let rows = tenants(&work).await;
-    assert_eq!(rows.len(), 3, "{rows:?}");
+    assert_eq!(rows.len(), 4, "{rows:?}");
     assert_eq!(row(&rows, off)["enabled"], false);
+    assert_eq!(row(&rows, &former[0])["enabled"], false);
     assert!(row(&rows, off)["mode"].is_null());
     assert_eq!(row(&rows, &customers[0])["enabled"], true);
 
@@ -308,11 +322,11 @@ async fn doctor_walks_the_first_contact_and_says_what_it_found() {
     for expected in [
         "1. Base token",
         "lifetime 2h",
-        "3 customer tenant(s) found, 1 disabled",
+        "4 customer tenant(s) found, 2 disabled",
         "disabled (enabled: false), not polled",
         "Tenant-scoped token",
         "the page carries `timestamp`",
-        "resource.machine: watched",
+        "x resource.machine",
         "no type filter is sent",
         "This config can work",
     ] {
@@ -339,7 +353,7 @@ async fn doctor_walks_the_first_contact_and_says_what_it_found() {
     let out = narrow.run(&["doctor", "--tenant", &vm_tenant]).await;
     assert_eq!(code(&out), 0, "{}", text(&out));
     assert!(
-        text(&out).contains("NOT watched by resource_types"),
+        text(&out).contains("are not watched by resource_types"),
         "{}",
         text(&out)
     );

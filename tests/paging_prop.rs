@@ -46,6 +46,7 @@ async fn page_through(fleet: usize, tenants: usize, seed: u64, page_size: u32) {
                     PageRequest {
                         after: after.as_deref(),
                         include_deleted: false,
+                        limit: None,
                     },
                 )
                 .await

@@ -531,3 +531,25 @@ async fn lookups_fall_back_when_the_or_form_is_refused() {
         text(&out)
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_incremental_poll_starts_with_a_small_page() {
+    let sim = Sim::small(400, 2).await;
+    let work = WorkDir::new(&sim.url, "page_size = 200\nfirst_page_size = 10");
+    assert_eq!(code(&work.run(&["once", "--now", NOW]).await), 0);
+    sim.sim.advance(std::time::Duration::from_secs(600));
+    sim.post("/_sim/touch", json!({"count": 4})).await;
+    sim.sim.reset_counters();
+    let out = work.run(&["once", "--now", "2026-11-02T10:10:00Z"]).await;
+    assert_eq!(code(&out), 0, "{}", text(&out));
+    let c = serde_json::to_value(sim.sim.counters()).unwrap();
+    let served = c["items_served"].as_u64().unwrap();
+    let requests = c["requests"]["resource_statuses"].as_u64().unwrap();
+    // Two tenants, a handful of changes each: one page of 10 each (a second, full
+    // page only where more than 9 changed), not a page of 200.
+    assert!(served <= 2 * 10 + 200, "served {served} items");
+    assert!(requests <= 2 * 2, "{requests} requests");
+    // The changes arrived.
+    let rows = work.resources().await;
+    assert_eq!(rows.len(), 400);
+}

@@ -42,6 +42,8 @@ pub struct WatchedTenant {
 pub struct PageRequest<'a> {
     pub after: Option<&'a str>,
     pub include_deleted: bool,
+    /// Items asked for, when not `page_size`.
+    pub limit: Option<u32>,
 }
 
 /// A tenant as Account Management describes it.
@@ -317,7 +319,7 @@ impl AcronisClient {
     ) -> Result<StatusPage, ApiError> {
         let mut query: Vec<(&str, String)> = vec![
             ("order", "desc(updated_at)".to_string()),
-            ("limit", self.page_size.to_string()),
+            ("limit", req.limit.unwrap_or(self.page_size).to_string()),
         ];
         // A family (`resource.virtual_machine.*`) cannot be asked for: then every
         // type is read and the poller keeps the watched ones.

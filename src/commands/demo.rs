@@ -203,6 +203,14 @@ fn print_cycle(
             }
         }
     }
+    if cycle == 1 {
+        for t in worker.store.tenants().unwrap_or_default() {
+            if !t.enabled {
+                let name = t.name.as_deref().unwrap_or(&t.id);
+                println!("  {name:<24} disabled (enabled: false): not polled");
+            }
+        }
+    }
     println!();
 }
 

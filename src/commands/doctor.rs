@@ -18,6 +18,8 @@ const STATUSES: &str = "/api/resource_management/v4/resource_statuses";
 const ALERTS: &str = "/api/alert_manager/v1/alerts";
 /// Items a sample page asks for.
 const SAMPLE: u32 = 100;
+/// Most tenants whose resource types are surveyed.
+const SURVEY: usize = 20;
 
 /// What the steps found, printed as they go.
 #[derive(Default)]
@@ -121,7 +123,7 @@ async fn diagnose(
     };
 
     d.step("Tenants");
-    let Some(target) = tenants(d, client, cfg, &own, only).await else {
+    let Some((target, survey)) = tenants(d, client, cfg, &own, only).await else {
         return false;
     };
 
@@ -143,7 +145,7 @@ async fn diagnose(
         }
     }
 
-    let read = statuses(d, client, cfg, &target).await;
+    let read = statuses(d, client, cfg, &target, &survey).await;
     if read {
         attributes(d, client, &target).await;
     }
@@ -151,14 +153,15 @@ async fn diagnose(
     read
 }
 
-/// Step 3: what `tenants` selects; returns the tenant the next steps read.
+/// Step 3: what `tenants` selects; returns the tenant the next steps read, and the
+/// tenants whose resource types are surveyed (it first).
 async fn tenants(
     d: &mut Doctor,
     client: &AcronisClient,
     cfg: &Config,
     own: &WatchedTenant,
     only: Option<&str>,
-) -> Option<WatchedTenant> {
+) -> Option<(WatchedTenant, Vec<WatchedTenant>)> {
     let scoped = |id: &str, name: Option<String>| WatchedTenant {
         id: id.to_string(),
         name,
@@ -170,10 +173,11 @@ async fn tenants(
                 "`tenants` is omitted: one poll at the client's own scope ({}) with the base token",
                 own.id
             ));
-            return Some(match only {
+            let target = match only {
                 Some(id) => scoped(id, None),
                 None => own.clone(),
-            });
+            };
+            return Some((target.clone(), vec![target]));
         }
         TenantSelection::Children => client.customers_below(&own.id).await,
         TenantSelection::List(ids) => client.tenants_by_id(ids).await,
@@ -236,10 +240,19 @@ async fn tenants(
         }),
         None => on.first().copied(),
     };
-    Some(match pick {
+    let target = match pick {
         Some(t) => scoped(&t.id, t.name.clone()),
         None => scoped(only.unwrap_or_default(), None),
-    })
+    };
+    let mut survey = vec![target.clone()];
+    if only.is_none() {
+        survey.extend(
+            on.iter()
+                .filter(|t| t.id != target.id)
+                .map(|t| scoped(&t.id, t.name.clone())),
+        );
+    }
+    Some((target, survey))
 }
 
 /// Steps 5 and 6: a page as the worker asks for it, and one without the type filter.
@@ -248,6 +261,7 @@ async fn statuses(
     client: &AcronisClient,
     cfg: &Config,
     target: &WatchedTenant,
+    survey: &[WatchedTenant],
 ) -> bool {
     let types = &cfg.acronis.resource_types;
     let base: Vec<(&str, String)> = vec![
@@ -303,56 +317,75 @@ async fn statuses(
         None => d.ok("no further cursor: this tenant fits in one page"),
     }
 
-    d.step("resource_statuses without the type filter (what the tenant has)");
-    let page = match client
-        .probe(&target.scope, Some(&target.id), STATUSES, &base)
-        .await
-    {
-        Ok(p) => p,
-        Err(e) => {
-            d.fail(format!("the request failed: {e}"), advice(&e));
-            return false;
-        }
-    };
-    let empty = Vec::new();
-    let items = page["items"].as_array().unwrap_or(&empty);
-    let mut kinds: BTreeMap<String, usize> = BTreeMap::new();
+    d.step(&format!(
+        "resource_statuses without the type filter (what the tenants have; the first {SAMPLE} of each)"
+    ));
     let mut unknown: BTreeMap<String, usize> = BTreeMap::new();
     let mut no_updated_at = 0;
-    for item in items {
-        let kind = item
-            .pointer("/context/type")
-            .and_then(Value::as_str)
-            .unwrap_or("(no type)");
-        *kinds.entry(kind.to_string()).or_default() += 1;
-        if let Some(s) = item.pointer("/aggregate/status").and_then(Value::as_str)
-            && matches!(AggregateStatus::parse(s), AggregateStatus::Unknown(_))
+    let shown = survey.len().min(SURVEY);
+    for tenant in &survey[..shown] {
+        let name = tenant.name.as_deref().unwrap_or(&tenant.id);
+        let page = match client
+            .probe(&tenant.scope, Some(&tenant.id), STATUSES, &base)
+            .await
         {
-            *unknown.entry(s.to_string()).or_default() += 1;
-        }
-        if item
-            .pointer("/context/updated_at")
-            .and_then(Value::as_str)
-            .is_none()
-        {
-            no_updated_at += 1;
-        }
-    }
-    if items.is_empty() {
-        d.note("this tenant has no resources yet");
-    }
-    for (kind, n) in &kinds {
-        let watched = kind == "(no type)" || resource_type::any_matches(types, kind);
-        let verdict = if watched {
-            "watched"
-        } else {
-            "NOT watched by resource_types"
+            Ok(p) => p,
+            Err(e) if tenant.id == target.id => {
+                d.fail(
+                    format!("tenant {name}: the request failed: {e}"),
+                    advice(&e),
+                );
+                return false;
+            }
+            Err(e) => {
+                d.note(format!("tenant {name}: the request failed: {e}"));
+                continue;
+            }
         };
-        d.note(format!("{n:>4} x {kind}: {verdict}"));
+        let empty = Vec::new();
+        let items = page["items"].as_array().unwrap_or(&empty);
+        let mut kinds: BTreeMap<String, usize> = BTreeMap::new();
+        for item in items {
+            let kind = item
+                .pointer("/context/type")
+                .and_then(Value::as_str)
+                .unwrap_or("(no type)");
+            *kinds.entry(kind.to_string()).or_default() += 1;
+            if let Some(s) = item.pointer("/aggregate/status").and_then(Value::as_str)
+                && matches!(AggregateStatus::parse(s), AggregateStatus::Unknown(_))
+            {
+                *unknown.entry(s.to_string()).or_default() += 1;
+            }
+            if item
+                .pointer("/context/updated_at")
+                .and_then(Value::as_str)
+                .is_none()
+            {
+                no_updated_at += 1;
+            }
+        }
+        let watched = |kind: &str| kind == "(no type)" || resource_type::any_matches(types, kind);
+        let seen: Vec<String> = kinds.iter().map(|(k, n)| format!("{n} x {k}")).collect();
+        if seen.is_empty() {
+            d.ok(format!("tenant {name}: no resources yet"));
+        } else {
+            d.ok(format!("tenant {name}: {}", seen.join(", ")));
+        }
+        for (kind, n) in kinds.iter().filter(|(k, _)| !watched(k)) {
+            d.note(format!(
+                "tenant {name}: {n} resources of type {kind} are not watched by resource_types"
+            ));
+        }
+    }
+    if survey.len() > shown {
+        d.note(format!(
+            "{} more tenant(s) not read here (`doctor --tenant ID` reads one)",
+            survey.len() - shown
+        ));
     }
     for (status, n) in &unknown {
         d.note(format!(
-            "{n:>4} x status {status:?}: a status the worker does not know; kept, counted as \
+            "{n} x status {status:?}: a status the worker does not know; kept, counted as \
              `other` in digests, and a rule can name it only after an upgrade"
         ));
     }

@@ -12,7 +12,7 @@ use super::shard::parse_shard;
 use super::types::*;
 use super::value::{self, Shown};
 
-const ACRONIS_KEYS: [&str; 16] = [
+const ACRONIS_KEYS: [&str; 17] = [
     "datacenter_url",
     "client_id",
     "client_secret",
@@ -20,6 +20,7 @@ const ACRONIS_KEYS: [&str; 16] = [
     "resource_types",
     "incremental",
     "page_size",
+    "first_page_size",
     "poll_every",
     "full_resync_every",
     "overlap",
@@ -154,6 +155,13 @@ pub(super) fn acronis(t: &Table<'_>) -> Result<AcronisConfig, ConfigError> {
             ),
         })?,
     };
+    let first_page_size = t
+        .opt_int(
+            "first_page_size",
+            1..=10_000,
+            "1 to 10000 (items on the first page of an incremental poll)",
+        )?
+        .unwrap_or(50);
     let max_retries = t
         .opt_int("max_retries", 0..=100, "0 to 100 (retries per request)")?
         .unwrap_or(3);
@@ -165,6 +173,7 @@ pub(super) fn acronis(t: &Table<'_>) -> Result<AcronisConfig, ConfigError> {
         resource_types,
         incremental,
         page_size: page_size as u32,
+        first_page_size: first_page_size as u32,
         poll_every,
         full_resync_every: value::opt_duration(
             t,

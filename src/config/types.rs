@@ -59,6 +59,8 @@ pub struct AcronisConfig {
     pub incremental: Incremental,
     /// Sent as `limit=`; default 500, 1..=10000.
     pub page_size: u32,
+    /// `limit=` of an incremental poll's first page (then `page_size`); default 50.
+    pub first_page_size: u32,
     /// Default 5m.
     pub poll_every: Duration,
     /// Default 6h.

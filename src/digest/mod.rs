@@ -74,6 +74,8 @@ pub fn recipients(store: &Store, config: &Config) -> Result<Vec<Recipient>, Stat
     let mut out: Vec<Recipient> = store
         .tenants()?
         .into_iter()
+        // A disabled customer gets no digest (nothing of it is polled).
+        .filter(|t| t.enabled)
         .filter_map(|t| {
             let settings = config.tenants.get(&t.id)?;
             if settings.digest_to.is_empty() {

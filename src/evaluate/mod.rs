@@ -32,7 +32,7 @@ mod recheck;
 use crate::alerts::Transitions;
 use crate::model::{AlertRecord, Miss, StatusChange, StoredResource};
 
-pub use page::commit_page;
+pub use page::{commit_known, commit_page};
 pub use recheck::{Summary, forget_tenant, recheck_all, run_deadlines};
 
 /// Why a resource is looked at.

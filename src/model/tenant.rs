@@ -76,6 +76,18 @@ fn enabled() -> bool {
     true
 }
 
+impl TenantRecord {
+    /// The `scope` of a tenant a base-token poll files machines under (shown and given
+    /// digests, not polled itself).
+    pub const FILED: &'static str = "filed";
+
+    /// Whether the worker polls this tenant (it is neither disabled nor only filed
+    /// under by a base-token poll).
+    pub fn polled(&self) -> bool {
+        self.enabled && self.scope != Self::FILED
+    }
+}
+
 /// The one rule for a tenant's name: the API's (unless blank), else worker.toml's
 /// `[tenant."ID"].name` (unless blank); None when neither gives one.
 pub fn tenant_name<'a>(api: Option<&'a str>, configured: Option<&'a str>) -> Option<&'a str> {

@@ -37,11 +37,11 @@ use crate::acronis::error::ApiError;
 use crate::acronis::model::{ResourceStatus, Timestamp};
 use crate::alerts::{AlertSettings, Transitions};
 use crate::config::{Incremental, resource_type};
-use crate::evaluate::commit_page;
+use crate::evaluate::{commit_known, commit_page};
 use crate::model::{
     FiledTenant, Miss, MissCheck, PageCommit, PollMode, StatusChange, StoredResource, TenantPoll,
 };
-use crate::state::{StateError, Store};
+use crate::state::{Fingerprints, StateError, Store};
 
 /// Most status changes a report keeps (the count goes on).
 const MAX_REPORTED_CHANGES: usize = 1000;
@@ -58,6 +58,10 @@ pub struct PollSettings {
     /// cannot filter by a family) are passed over.
     pub resource_types: Vec<String>,
     pub incremental: Incremental,
+    /// The `limit` of the first page of a pass that stops at a watermark (an
+    /// incremental poll, a full pass's catch-up), when smaller than `page_size`:
+    /// most such passes need a few items, and the rest come in full pages.
+    pub first_page: Option<u32>,
 }
 
 /// Why one tenant's poll failed.
@@ -257,6 +261,7 @@ impl<S: StatusSource + 'static> TenantJob<S> {
                     stop_before: Some(self.behind(prev.watermark)),
                     include_deleted: true,
                     check: None,
+                    known: None,
                 };
                 let finish = bookkeeping(prev.last_full_resync);
                 self.pass(tenant, pass, Some(finish), now_ts, &mut report, None)
@@ -277,10 +282,12 @@ impl<S: StatusSource + 'static> TenantJob<S> {
                 // A full pass, then a catch-up from its start: a resource updated while
                 // the pass paged moved ahead of the cursor, and must not look deleted.
                 let mut sweep = Sweep::default();
+                let known = self.fingerprints(tenant, prev.as_ref()).await?;
                 let full = Pass {
                     stop_before: None,
                     include_deleted: false,
                     check,
+                    known: Some(known.clone()),
                 };
                 let started = self
                     .pass(tenant, full, None, now_ts, &mut report, Some(&mut sweep))
@@ -289,6 +296,7 @@ impl<S: StatusSource + 'static> TenantJob<S> {
                     stop_before: Some(self.behind(started)),
                     include_deleted: true,
                     check,
+                    known: Some(known),
                 };
                 let finish = bookkeeping(now_ts);
                 self.pass(
@@ -409,6 +417,7 @@ impl<S: StatusSource + 'static> TenantJob<S> {
             stop_before,
             include_deleted,
             check,
+            known,
         }: Pass,
         finish: Option<TenantPoll>,
         now: Timestamp,
@@ -428,6 +437,10 @@ impl<S: StatusSource + 'static> TenantJob<S> {
                     PageRequest {
                         after: cursor.as_deref(),
                         include_deleted,
+                        limit: self
+                            .settings
+                            .first_page
+                            .filter(|_| pages == 0 && stop_before.is_some()),
                     },
                 )
                 .await?;
@@ -565,7 +578,8 @@ impl<S: StatusSource + 'static> TenantJob<S> {
                     });
                     commit.poll_tenant = Some(tenant.id.clone());
                 }
-                self.commit(commit, now, check, report).await?;
+                self.commit(commit, now, check, known.clone(), report)
+                    .await?;
             }
             tracing::debug!(page = pages, "page committed");
             if last {
@@ -573,6 +587,28 @@ impl<S: StatusSource + 'static> TenantJob<S> {
             }
             cursor = next;
         }
+    }
+
+    /// What is stored under `tenant` (and the tenants its base-token poll files
+    /// under), read once before a full pass.
+    async fn fingerprints(
+        &self,
+        tenant: &WatchedTenant,
+        prev: Option<&TenantPoll>,
+    ) -> Result<Arc<Fingerprints>, PollError> {
+        let mut tenants = vec![tenant.id.clone()];
+        tenants.extend(
+            prev.iter()
+                .flat_map(|p| p.filed.iter().map(|f| f.id.clone())),
+        );
+        let store = self.store.clone();
+        let known = tokio::task::spawn_blocking(move || store.fingerprints(&tenants))
+            .await
+            .map_err(|e| StateError::Io {
+                path: self.store.path().to_path_buf(),
+                message: e.to_string(),
+            })??;
+        Ok(Arc::new(known))
     }
 
     /// The tenant an item is filed under: the polled tenant, or at the base token's
@@ -610,18 +646,21 @@ impl<S: StatusSource + 'static> TenantJob<S> {
         commit: PageCommit,
         now: Timestamp,
         check: Option<MissCheck>,
+        known: Option<Arc<Fingerprints>>,
         report: &mut TenantReport,
     ) -> Result<(), PollError> {
         let store = self.store.clone();
         let settings = self.alerts.clone();
         let decided = now.0;
-        let done =
-            tokio::task::spawn_blocking(move || commit_page(&store, &commit, &settings, decided))
-                .await
-                .map_err(|e| StateError::Io {
-                    path: self.store.path().to_path_buf(),
-                    message: e.to_string(),
-                })??;
+        let done = tokio::task::spawn_blocking(move || match known {
+            Some(known) => commit_known(&store, &commit, &known, &settings, decided),
+            None => commit_page(&store, &commit, &settings, decided),
+        })
+        .await
+        .map_err(|e| StateError::Io {
+            path: self.store.path().to_path_buf(),
+            message: e.to_string(),
+        })??;
         report.deleted += done.changes.iter().filter(|c| c.to.is_none()).count();
         report.written += done.written;
         if done.misses > 0 {
@@ -712,6 +751,8 @@ struct Pass {
     include_deleted: bool,
     /// A full pass checking the incremental passes before it.
     check: Option<MissCheck>,
+    /// A full pass: what is stored, to pass over what it reads unchanged.
+    known: Option<Arc<Fingerprints>>,
 }
 
 /// The ids a full pass (and its catch-up) read, to find the stored resources it did

@@ -71,16 +71,15 @@ pub async fn resolve(client: &AcronisClient, cfg: &Config) -> Result<Listing, Ap
     })
 }
 
-/// The directory's `scope` of a tenant a base-token poll files machines under (shown
-/// and given digests, not polled itself).
-pub const FILED: &str = "filed";
+/// The directory's `scope` of a tenant a base-token poll files machines under.
+pub const FILED: &str = TenantRecord::FILED;
 
 /// The tenants recorded by the last successful enumeration (used when the API cannot
 /// list them now), filtered by the current shard; disabled and filed ones are left out.
 pub fn from_records(records: Vec<TenantRecord>, cfg: &Config) -> Vec<WatchedTenant> {
     let list = records
         .into_iter()
-        .filter(|r| r.enabled && r.scope != FILED)
+        .filter(TenantRecord::polled)
         .map(|r| WatchedTenant {
             scope: if r.scope == "base" {
                 Scope::Base

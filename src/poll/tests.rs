@@ -170,6 +170,7 @@ fn setup(fake: Fake, overlap_secs: u64) -> (Arc<Fake>, Poller<Fake>, Store, temp
             "resource.virtual_machine.*".into(),
         ],
         incremental: crate::config::Incremental::Auto,
+        first_page: None,
     };
     let poller = Poller::new(fake.clone(), store.clone(), settings);
     (fake, poller, store, dir)

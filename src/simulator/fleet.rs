@@ -83,6 +83,7 @@ impl Owners {
         for t in tenants.owners() {
             let h = hash(seed, Salt::OwnerWeight, &[u64::from(t)]);
             let weight = match tenants.get(t).kind {
+                Kind::Customer if !tenants.get(t).enabled => 0,
                 Kind::Customer => {
                     customer_no += 1;
                     if customer_no % 7 == 0 {

@@ -162,6 +162,13 @@ impl Tenants {
                 }
             }
         }
+        // A customer switched off in Account Management (enabled: false), as partners
+        // keep former customers: after the others, with no units and no machines, so
+        // the rest of the fleet is what it was before it existed.
+        if customers > 0 {
+            let former = b.add("Former Customer", Kind::Customer, Some(partner), false);
+            b.list[former as usize].enabled = false;
+        }
         let root_parent = uuid_string(uuid(
             hash(seed, Salt::TenantUuid, &[u64::MAX]),
             hash(seed, Salt::TenantUuid, &[0]),
@@ -295,7 +302,11 @@ mod tests {
     fn shape_has_folders_customers_and_units() {
         let t = Tenants::generate(1, 5, 1_700_000_000);
         assert_eq!(t.get(PARTNER).kind, Kind::Partner);
-        assert_eq!(t.customers().count(), 5);
+        // Five customers, and the former one, disabled, after them.
+        assert_eq!(t.customers().count(), 6);
+        let former = t.customers().last().unwrap();
+        assert!(!t.get(former).enabled && t.get(former).children.is_empty());
+        assert!(t.customers().take(5).all(|c| t.get(c).enabled));
         let units: Vec<_> = t.list.iter().filter(|x| x.kind == Kind::Unit).collect();
         assert!(!units.is_empty(), "customer 1 always has units");
         let in_folder = t

@@ -32,6 +32,7 @@ use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 
 pub use counts::Counts;
+pub use resources::Fingerprints;
 use sled::transaction::TransactionError;
 pub use txn::{DueEntry, EvalTx, ResourceAt, TxResult};
 

@@ -290,6 +290,14 @@ pub(super) fn time_of_key(key: &[u8]) -> i64 {
         .unwrap_or(0)
 }
 
+/// The record part of a resource value (its reserved bytes and record, without the
+/// watch after it), found without decoding its strings; None if it does not parse.
+pub(super) fn record_part(v: &[u8]) -> Option<&[u8]> {
+    let body = v.get(RESERVED.len()..)?;
+    let (_, rest): (ResourceV1, _) = postcard::take_from_bytes(body).ok()?;
+    v.get(..v.len() - rest.len())
+}
+
 /// Decode the value of resource `id` stored under `tenant`.
 pub(super) fn decode_resource(
     tenant: &str,

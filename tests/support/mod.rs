@@ -89,13 +89,26 @@ impl Sim {
         ids
     }
 
-    /// Customer tenant UUIDs.
+    /// UUIDs of the enabled customer tenants (the ones a worker polls).
     pub fn customers(&self) -> Vec<String> {
         let info = serde_json::to_value(self.sim.fleet_info()).unwrap();
         info["customers"]
             .as_array()
             .unwrap()
             .iter()
+            .filter(|c| c["enabled"] != false)
+            .map(|c| c["id"].as_str().unwrap().to_string())
+            .collect()
+    }
+
+    /// UUIDs of the customers Account Management shows disabled.
+    pub fn disabled_customers(&self) -> Vec<String> {
+        let info = serde_json::to_value(self.sim.fleet_info()).unwrap();
+        info["customers"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|c| c["enabled"] == false)
             .map(|c| c["id"].as_str().unwrap().to_string())
             .collect()
     }
