@@ -330,6 +330,30 @@ fn summary(
                 (_, None) => format!("{name}: {kind} has never succeeded"),
             }
         }
+        Condition::LastRunFailed { policy: kind } => {
+            let kind = short_policy(kind);
+            let at = |t: Option<crate::acronis::model::Timestamp>| {
+                t.map_or("an unknown time".to_string(), |t| {
+                    t.0.format("%Y-%m-%d %H:%M UTC").to_string()
+                })
+            };
+            match (notify, policy) {
+                (Notify::Resolved, Some(p)) => {
+                    format!("{name}: {kind} succeeded at {}", at(p.last_success_run))
+                }
+                (Notify::Resolved, None) => format!("{name}: {kind} no longer failing"),
+                (_, Some(p)) if p.last_success_run.is_none() => format!(
+                    "{name}: {kind} last ran at {} and has never succeeded",
+                    at(p.last_run)
+                ),
+                (_, Some(p)) => format!(
+                    "{name}: {kind} run at {} did not succeed (last success {})",
+                    at(p.last_run),
+                    at(p.last_success_run)
+                ),
+                (_, None) => format!("{name}: the last {kind} run did not succeed"),
+            }
+        }
         Condition::Overdue { policy: kind, .. } => {
             let kind = short_policy(kind);
             match (notify, policy.and_then(|p| p.next_run)) {

@@ -94,6 +94,7 @@ pub fn condition_holds(rule: &Rule, s: &Subject<'_>, now: DateTime<Utc>) -> bool
         Condition::Stale { .. } | Condition::Overdue { .. } => {
             threshold(rule, s).is_some_and(|t| now >= t)
         }
+        Condition::LastRunFailed { .. } => s.policy.is_some_and(last_run_failed),
     }
 }
 
@@ -103,11 +104,21 @@ pub fn next_flip(rule: &Rule, s: &Subject<'_>, now: DateTime<Utc>) -> Option<Dat
     threshold(rule, s).filter(|t| *t > now)
 }
 
+/// Whether a policy's latest run did not succeed: it ran, and its last success (if
+/// any) is older than that run. A success at the very time of the run is that run.
+pub fn last_run_failed(policy: &Policy) -> bool {
+    match (policy.last_run, policy.last_success_run) {
+        (Some(run), Some(success)) => success.0 < run.0,
+        (Some(_), None) => true,
+        (None, _) => false,
+    }
+}
+
 /// The instant from which a policy condition holds (given `s` as it is).
 fn threshold(rule: &Rule, s: &Subject<'_>) -> Option<DateTime<Utc>> {
     let policy = s.policy?;
     match &rule.condition {
-        Condition::Status(_) => None,
+        Condition::Status(_) | Condition::LastRunFailed { .. } => None,
         Condition::Stale { older_than, .. } => {
             let since = match policy.last_success_run {
                 Some(t) => t.0,

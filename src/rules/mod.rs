@@ -44,6 +44,10 @@ pub enum Condition {
         policy: String,
         overdue_by: Duration,
     },
+    /// `when.policy` + `when.last_run_failed = true`: the policy's latest run did not
+    /// succeed (`last_run` is newer than `last_success_run`, or it ran and never
+    /// succeeded). Resolves when a later run succeeds.
+    LastRunFailed { policy: String },
 }
 
 impl Condition {
@@ -51,7 +55,9 @@ impl Condition {
     pub fn policy(&self) -> Option<&str> {
         match self {
             Condition::Status(_) => None,
-            Condition::Stale { policy, .. } | Condition::Overdue { policy, .. } => Some(policy),
+            Condition::Stale { policy, .. }
+            | Condition::Overdue { policy, .. }
+            | Condition::LastRunFailed { policy } => Some(policy),
         }
     }
 }

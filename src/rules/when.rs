@@ -12,12 +12,19 @@ use crate::config::ConfigError;
 use crate::config::reader::{Item, Str, Table};
 use crate::config::value::{self, DURATION_STRING};
 
-const WHEN_KEYS: [&str; 4] = ["status", "policy", "last_success_older_than", "overdue_by"];
+const WHEN_KEYS: [&str; 5] = [
+    "status",
+    "policy",
+    "last_success_older_than",
+    "overdue_by",
+    "last_run_failed",
+];
 const MATCH_KEYS: [&str; 3] = ["type", "tenant", "name"];
 
 /// The conditions a rule can have, for messages.
 const CONDITIONS: &str = "when.status = [\"critical\"], or when.policy = \"policy.backup.machine\" \
-     with when.last_success_older_than = \"26h\" or when.overdue_by = \"2h\"";
+     with when.last_success_older_than = \"26h\", when.overdue_by = \"2h\" or \
+     when.last_run_failed = true";
 
 /// `when.*` of one rule.
 pub(super) fn condition(rule: &Table<'_>) -> Result<Condition, ConfigError> {
@@ -33,7 +40,8 @@ pub(super) fn condition(rule: &Table<'_>) -> Result<Condition, ConfigError> {
     let policy = when.get("policy");
     let older = when.get("last_success_older_than");
     let overdue = when.get("overdue_by");
-    let time = older.as_ref().or(overdue.as_ref());
+    let failed = when.get("last_run_failed");
+    let time = older.as_ref().or(overdue.as_ref()).or(failed.as_ref());
 
     match (&status, &policy, time) {
         (Some(s), Some(p), _) => Err(invalid(
@@ -49,7 +57,9 @@ pub(super) fn condition(rule: &Table<'_>) -> Result<Condition, ConfigError> {
                 .to_string(),
         )),
         (Some(s), None, None) => Ok(Condition::Status(statuses(s)?)),
-        (None, Some(p), _) => policy_condition(p, older.as_ref(), overdue.as_ref()),
+        (None, Some(p), _) => {
+            policy_condition(p, older.as_ref(), overdue.as_ref(), failed.as_ref())
+        }
         (None, None, Some(t)) => Err(invalid(
             t,
             "a time condition needs when.policy: the policy type whose runs it measures, \
@@ -102,14 +112,46 @@ fn statuses(item: &Item<'_>) -> Result<Vec<AggregateStatus>, ConfigError> {
         .collect()
 }
 
-/// `when.policy` with exactly one of `last_success_older_than` and `overdue_by`.
+/// `when.policy` with exactly one of `last_success_older_than`, `overdue_by` and
+/// `last_run_failed = true`.
 fn policy_condition(
     policy: &Item<'_>,
     older: Option<&Item<'_>>,
     overdue: Option<&Item<'_>>,
+    failed: Option<&Item<'_>>,
 ) -> Result<Condition, ConfigError> {
     let kind = "a policy type, like \"policy.backup.machine\"";
     let policy_type = policy.string_of(kind)?.non_empty(kind)?.value;
+    if let Some(f) = failed {
+        if let Some(other) = older.or(overdue) {
+            return Err(invalid(
+                later(f, other),
+                "when.last_run_failed cannot be combined with a time condition: a policy rule \
+                 has one condition; write two rules"
+                    .to_string(),
+            ));
+        }
+        return match f.value {
+            toml::de::DeValue::Boolean(true) => Ok(Condition::LastRunFailed {
+                policy: policy_type,
+            }),
+            toml::de::DeValue::Boolean(false) => Err(ConfigError::InvalidValue {
+                at: f.at(),
+                key: f.key.clone(),
+                problem: "when.last_run_failed = false watches nothing: write true (the latest \
+                          run did not succeed), or remove it"
+                    .to_string(),
+            }),
+            _ => Err(ConfigError::InvalidValue {
+                at: f.at(),
+                key: f.key.clone(),
+                problem: format!(
+                    "expected true, found {}",
+                    crate::config::reader::a_type(f.value)
+                ),
+            }),
+        };
+    }
     match (older, overdue) {
         (Some(a), Some(b)) => Err(invalid(
             later(a, b),
@@ -119,9 +161,9 @@ fn policy_condition(
         )),
         (None, None) => Err(invalid(
             policy,
-            "when.policy needs a time condition: when.last_success_older_than = \"26h\" \
-             (no successful run for that long) or when.overdue_by = \"2h\" (a scheduled run \
-             that late)"
+            "when.policy needs a condition: when.last_success_older_than = \"26h\" \
+             (no successful run for that long), when.overdue_by = \"2h\" (a scheduled run \
+             that late) or when.last_run_failed = true (the latest run did not succeed)"
                 .to_string(),
         )),
         (Some(a), None) => Ok(Condition::Stale {

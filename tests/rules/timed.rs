@@ -308,3 +308,57 @@ async fn stale_backups_are_measured_with_the_long_time_field_names_too() {
     want.sort();
     assert_eq!(owed(&b.outbox().await), want);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_failed_last_run_fires_and_a_later_success_resolves_it() {
+    let b = Bench::new(30, 1, "", "").await;
+    b.rules(
+        "backup.toml",
+        &backup_rule(
+            "failed",
+            "last_run_failed = true",
+            &["teams"],
+            "resolve = true",
+        ),
+    );
+    // Last success a day ago, the run since then failed.
+    let v = b
+        .steer(
+            1,
+            "itest-failed",
+            json!({
+                "offline": true,
+                "policies": [{"type": BACKUP, "last_run": ts(at(-1, 0)),
+                              "last_success_run": ts(at(-25, 0)), "next_run": ts(at(23, 0))}],
+            }),
+        )
+        .await;
+    let key = key("failed", &v[0], Some(BACKUP));
+    b.once(start()).await;
+    let alerts = b.alerts().await;
+    assert_eq!(alerts.len(), 1, "{}", pretty(&alerts));
+    let a = alert(&alerts, &key);
+    assert_eq!(
+        (&a["status"], &a["policy"]),
+        (&json!("firing"), &json!(BACKUP))
+    );
+    assert_eq!(
+        owed(&b.outbox().await),
+        vec![entry("teams", "failed", "firing", &[&key])]
+    );
+
+    // Time alone changes nothing.
+    b.once(at(5, 0)).await;
+    assert_eq!(alert(&b.alerts().await, &key)["status"], "firing");
+
+    // The next run succeeds: resolved.
+    let id = v[0]["id"].as_str().unwrap();
+    b.patch(
+        id,
+        json!({"policies": [{"type": BACKUP, "last_run": ts(at(6, 0)),
+                             "last_success_run": ts(at(6, 0))}]}),
+    )
+    .await;
+    b.once(at(6, 5)).await;
+    assert_eq!(alert(&b.alerts().await, &key)["status"], "resolved");
+}

@@ -192,9 +192,9 @@ pub fn for_rule(rule: &Rule, now: DateTime<Utc>) -> Vec<OutboxItem> {
     };
     let policy = match &rule.condition {
         Condition::Status(_) => None,
-        Condition::Stale { policy, .. } | Condition::Overdue { policy, .. } => {
-            Some(policy.as_str())
-        }
+        Condition::Stale { policy, .. }
+        | Condition::Overdue { policy, .. }
+        | Condition::LastRunFailed { policy } => Some(policy.as_str()),
     };
     let n = if rule.group_window.is_zero() { 1 } else { 3 };
     let mut out = vec![item(info.clone(), policy, AlertStatus::Firing, n, n, now)];

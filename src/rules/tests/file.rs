@@ -194,6 +194,7 @@ fn the_shipped_rules_load_against_the_shipped_worker_toml() {
         [
             "backup-stale",
             "backup-overdue",
+            "backup-last-run-failed",
             "machine-critical",
             "machine-error",
             "machine-not-protected",

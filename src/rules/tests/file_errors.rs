@@ -157,11 +157,26 @@ fn every_mistake_names_file_line_column_and_key() {
         (
             "[[rule]]\nname = \"a\"\nwhen.»policy = \"policy.backup.machine\"\n",
             Some("rule[1].when.policy"),
-            "when.policy needs a time condition",
+            "when.policy needs a condition",
         ),
         (
             "[[rule]]\nname = \"a\"\nwhen.policy = \"p\"\nwhen.overdue_by = \"1h\"\nwhen.»last_success_older_than = \"1d\"\n",
             Some("rule[1].when.last_success_older_than"),
+            "cannot be combined",
+        ),
+        (
+            "[[rule]]\nname = \"a\"\nwhen.policy = \"p\"\nwhen.last_run_failed = »false\n",
+            Some("rule[1].when.last_run_failed"),
+            "watches nothing",
+        ),
+        (
+            "[[rule]]\nname = \"a\"\nwhen.policy = \"p\"\nwhen.last_run_failed = »\"yes\"\n",
+            Some("rule[1].when.last_run_failed"),
+            "expected true, found a string",
+        ),
+        (
+            "[[rule]]\nname = \"a\"\nwhen.policy = \"p\"\nwhen.overdue_by = \"1h\"\nwhen.»last_run_failed = true\n",
+            Some("rule[1].when.last_run_failed"),
             "cannot be combined",
         ),
         (

@@ -217,6 +217,59 @@ fn overdue_fires_after_next_run_plus_grace_unless_it_ran_since() {
 }
 
 #[test]
+fn last_run_failed_holds_while_the_latest_run_is_newer_than_the_last_success() {
+    let rule = rule(
+        "backup-last-run-failed",
+        Condition::LastRunFailed {
+            policy: BACKUP.into(),
+        },
+    );
+    let run = t("2026-11-22T22:00:00Z");
+    let now = run + h(1);
+    let mut r = machine("a", "ok");
+    for (last_run, last_success, fails) in [
+        (Some(run), Some(run - h(24)), true),
+        // Ran and never succeeded.
+        (Some(run), None, true),
+        // The latest run is the success (also when the API gives the same instant).
+        (Some(run), Some(run), false),
+        (Some(run - h(1)), Some(run), false),
+        // Never ran.
+        (None, None, false),
+        (None, Some(run), false),
+    ] {
+        r.policies = vec![backup(last_run, last_success, None)];
+        let s = subject(&rule, &r).unwrap();
+        assert_eq!(
+            condition_holds(&rule, &s, now),
+            fails,
+            "last_run {last_run:?}, last_success {last_success:?}"
+        );
+        // Time alone never changes it.
+        assert_eq!(next_flip(&rule, &s, now), None);
+    }
+    // Any policy type: an antimalware scan whose latest run failed.
+    let scan = rule_for("policy.security.antimalware_protection");
+    r.policies = vec![Policy {
+        kind: "policy.security.antimalware_protection".into(),
+        ..backup(Some(run), Some(run - h(2)), None)
+    }];
+    assert!(holds(&scan, &r, now));
+    // A machine without the policy is not looked at.
+    r.policies.clear();
+    assert!(subject(&scan, &r).is_none());
+}
+
+fn rule_for(policy: &str) -> Rule {
+    rule(
+        "last-run-failed",
+        Condition::LastRunFailed {
+            policy: policy.into(),
+        },
+    )
+}
+
+#[test]
 fn transitions_follow_the_condition_and_the_repeat_period() {
     let mut rule = status_rule(&["critical"]);
     rule.repeat = Some(Duration::from_secs(4 * 3600));
