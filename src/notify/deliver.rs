@@ -147,6 +147,12 @@ impl Deliverer {
                     _ = shutdown.cancelled() => {}
                 }
             }
+            if let Some(wait) = lane.limiter.window_wait() {
+                tokio::select! {
+                    _ = tokio::time::sleep(wait) => {}
+                    _ = shutdown.cancelled() => {}
+                }
+            }
             if shutdown.is_cancelled() {
                 report.remaining += 1;
                 continue;
@@ -259,6 +265,15 @@ impl LaneRun {
                 }
             }
             for item in due {
+                if let Some(wait) = self.lane.limiter.window_wait() {
+                    if Instant::now() + wait > self.deadline {
+                        return Ok(());
+                    }
+                    tokio::select! {
+                        _ = tokio::time::sleep(wait) => {}
+                        _ = self.shutdown.cancelled() => return Ok(()),
+                    }
+                }
                 if let Err(wait) = self.lane.limiter.try_now() {
                     if Instant::now() + wait > self.deadline {
                         return Ok(());
@@ -307,6 +322,7 @@ impl LaneRun {
             Ok(message) => {
                 tracing::debug!(attempt = item.attempts + 1, "sending");
                 let sent = self.lane.channel.send(&item, &message).await;
+                self.lane.limiter.answered();
                 self.store.record_send(&config.name, Utc::now())?;
                 sent
             }

@@ -1,8 +1,17 @@
 //! Per-channel rate limits: governor's GCRA, primed at start from the sends recorded
 //! in the state directory, so a crash loop never starts each run with a full burst.
+//!
+//! The rate is kept as the receiving service sees it, not only as sends leave: a
+//! request can spend longer in transit than the next one, and the two then arrive
+//! closer together than they left. With `burst = 1`, a send also waits until the send
+//! `count` places earlier was answered `per` ago: the service saw that one by then, so
+//! it never sees more than `count` in any `per`, whatever the network did. A slow
+//! answer slows the lane instead (at most by the round trip per `count` sends).
 
+use std::collections::VecDeque;
 use std::num::NonZeroU32;
-use std::time::Duration;
+use std::sync::Mutex;
+use std::time::{Duration, Instant};
 
 use governor::clock::DefaultClock;
 use governor::state::{InMemoryState, NotKeyed};
@@ -13,7 +22,16 @@ use crate::config::Rate;
 /// One channel's limiter.
 pub struct Limiter {
     inner: RateLimiter<NotKeyed, InMemoryState, DefaultClock>,
+    /// `burst = 1`: when the last `window` sends were answered (oldest first).
+    answered: Mutex<VecDeque<Instant>>,
+    /// How many answered sends the window holds (0: no window, a burst is allowed).
+    window: usize,
+    /// The span `window` sends must take, as the receiver sees them.
+    span: Duration,
 }
+
+/// The largest window kept (a very high rate is kept over shorter spans).
+const MAX_WINDOW: u32 = 1000;
 
 impl Limiter {
     /// A limiter for `rate` with `burst`, with `spent` cells already used (see
@@ -24,7 +42,42 @@ impl Limiter {
             // Cannot fail: n <= burst.
             let _ = inner.check_n(n);
         }
-        Limiter { inner }
+        let window = if burst.get() == 1 {
+            rate.count.get().min(MAX_WINDOW)
+        } else {
+            0
+        };
+        Limiter {
+            inner,
+            answered: Mutex::new(VecDeque::with_capacity(window as usize)),
+            window: window as usize,
+            span: period(rate) * window,
+        }
+    }
+
+    /// How long a send must still wait so that the receiver never sees more than
+    /// the window's sends in its span (see the module's doc); None: it may go now.
+    pub fn window_wait(&self) -> Option<Duration> {
+        let answered = self.answered.lock().unwrap_or_else(|p| p.into_inner());
+        if self.window == 0 || answered.len() < self.window {
+            return None;
+        }
+        let clear = *answered.front()? + self.span;
+        clear
+            .checked_duration_since(Instant::now())
+            .filter(|d| !d.is_zero())
+    }
+
+    /// Record that a send was answered (or failed) now.
+    pub fn answered(&self) {
+        if self.window == 0 {
+            return;
+        }
+        let mut answered = self.answered.lock().unwrap_or_else(|p| p.into_inner());
+        answered.push_back(Instant::now());
+        while answered.len() > self.window {
+            answered.pop_front();
+        }
     }
 
     /// Take a cell if one is free now; otherwise how long until one is.
@@ -111,6 +164,23 @@ mod tests {
         );
         // Long ago: nothing is spent.
         assert_eq!(spent_at_start(&sends, 1000 * S, rate(1, 1), burst), 0);
+    }
+
+    #[test]
+    fn a_send_waits_until_the_one_count_places_back_was_answered_per_ago() {
+        let limiter = Limiter::new(rate(2, 1), NonZeroU32::new(1).unwrap(), 0);
+        assert_eq!(limiter.window_wait(), None);
+        limiter.answered();
+        assert_eq!(limiter.window_wait(), None, "one of two in the window");
+        limiter.answered();
+        let wait = limiter.window_wait().expect("two answered just now");
+        assert!(wait > Duration::from_millis(900) && wait <= Duration::from_secs(1));
+        // With a burst the window is off: the burst is what the user allowed.
+        let bursty = Limiter::new(rate(2, 1), NonZeroU32::new(3).unwrap(), 0);
+        for _ in 0..5 {
+            bursty.answered();
+        }
+        assert_eq!(bursty.window_wait(), None);
     }
 
     #[tokio::test]
