@@ -235,6 +235,8 @@ fn machine(k: usize) -> StoredResource {
         created_at: Some(Timestamp(t0())),
         updated_at: Some(Timestamp(t0())),
         policies: vec![],
+        agent: None,
+        cyberfit: None,
     }
 }
 

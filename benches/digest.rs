@@ -193,6 +193,8 @@ fn resource(tenant: usize, k: usize, now: DateTime<Utc>) -> StoredResource {
             last_success_run: Some(Timestamp(success)),
             next_run: Some(Timestamp(success + day)),
         }],
+        agent: None,
+        cyberfit: None,
     }
 }
 

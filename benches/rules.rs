@@ -229,6 +229,8 @@ fn resource(tenant: usize, k: usize, status: &str, now: DateTime<Utc>) -> Stored
                 next_run: Some(Timestamp(success + day)),
             },
         ],
+        agent: None,
+        cyberfit: None,
     }
 }
 

@@ -190,5 +190,7 @@ fn machine(id: &str, now: DateTime<Utc>) -> StoredResource {
             policy("policy.backup.machine"),
             policy("policy.security.antimalware_protection"),
         ],
+        agent: None,
+        cyberfit: None,
     }
 }

@@ -82,6 +82,7 @@ impl Worker {
     pub fn open(config: Config, rules: RuleSet) -> Result<Worker, StartError> {
         let store = Store::open(&config.state.path, config.state.cache_mb)?;
         let client = Arc::new(AcronisClient::new(&config.acronis)?);
+        client.set_attributes(rules.iter().any(|r| r.condition.needs_attributes()));
         let settings = PollSettings {
             overlap: config.acronis.overlap,
             full_resync_every: config.acronis.full_resync_every,

@@ -105,6 +105,9 @@ pub struct AcronisClient {
     /// How `resource_id` lookups are written: the form that worked last
     /// ([`LookupForm`] as a number; it only moves forward).
     lookup_form: std::sync::atomic::AtomicU8,
+    /// Ask for `include_attributes=true` (agent and CyberFit data): only when a rule
+    /// uses them, as they add bytes to every item.
+    attributes: std::sync::atomic::AtomicBool,
 }
 
 /// How several ids go into one `resource_id` lookup. The spec gives no syntax for
@@ -179,7 +182,18 @@ impl AcronisClient {
             types: cfg.resource_types.clone(),
             page_size: cfg.page_size,
             lookup_form: std::sync::atomic::AtomicU8::new(0),
+            attributes: std::sync::atomic::AtomicBool::new(false),
         })
+    }
+
+    /// Whether pages and lookups ask for `include_attributes=true`.
+    pub fn set_attributes(&self, on: bool) {
+        self.attributes
+            .store(on, std::sync::atomic::Ordering::Relaxed);
+    }
+
+    fn attributes(&self) -> bool {
+        self.attributes.load(std::sync::atomic::Ordering::Relaxed)
     }
 
     /// The token cache (for counters and pruning).
@@ -329,6 +343,9 @@ impl AcronisClient {
         if req.include_deleted {
             query.push(("include_deleted", "true".to_string()));
         }
+        if self.attributes() {
+            query.push(("include_attributes", "true".to_string()));
+        }
         if let Some(after) = req.after {
             query.push(("after", after.to_string()));
         }
@@ -355,10 +372,13 @@ impl AcronisClient {
             let at = self.lookup_form.load(Ordering::Relaxed);
             let form = LookupForm::ALL[usize::from(at).min(2)];
             let (chunk, after) = rest.split_at(form.chunk().min(rest.len()));
-            let query: Vec<(&str, String)> = vec![
+            let mut query: Vec<(&str, String)> = vec![
                 ("resource_id", form.value(chunk)),
                 ("limit", LOOKUP_CHUNK.to_string()),
             ];
+            if self.attributes() {
+                query.push(("include_attributes", "true".to_string()));
+            }
             let resp = match self
                 .get(&tenant.scope, Some(&tenant.id), STATUSES, &query)
                 .await

@@ -288,6 +288,104 @@ pub struct Context {
     pub updated_at: Option<Timestamp>,
     #[serde(default, deserialize_with = "lenient_time")]
     pub deleted_at: Option<Timestamp>,
+    /// `context.attributes` (only with `include_attributes=true`): what the worker
+    /// reads of them. Malformed attributes are skipped, never an error.
+    #[serde(default, deserialize_with = "attributes")]
+    pub attributes: Attributes,
+}
+
+/// What the worker reads of `context.attributes[]` (acronis-api.md §6a). Each entry
+/// is `{name, kvs: [{key, value}], details: [{key, value}]}`; values may be strings
+/// (`"625"`) or numbers (`625`), booleans or `0`/`1`. Read, in `kvs` then `details`:
+/// - `name: "agent"`: `is_online`, `enabled`, `version` (the vendor's resource
+///   attributes sample, developer.acronis.com "Fetching detailed information about
+///   the resource");
+/// - `name: "cyberfit"`: `cyberfit_score_value` (the same sample; Zabbix's template).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Attributes {
+    pub agent_online: Option<bool>,
+    pub agent_enabled: Option<bool>,
+    pub agent_version: Option<String>,
+    pub cyberfit: Option<u32>,
+}
+
+impl Attributes {
+    pub fn is_empty(&self) -> bool {
+        *self == Attributes::default()
+    }
+}
+
+fn attributes<'de, D: Deserializer<'de>>(d: D) -> Result<Attributes, D::Error> {
+    let v = Option::<serde_json::Value>::deserialize(d)?;
+    Ok(v.as_ref().map(Attributes::read).unwrap_or_default())
+}
+
+impl Attributes {
+    /// Read the attributes array, tolerating any shape.
+    pub fn read(v: &serde_json::Value) -> Attributes {
+        use serde_json::Value;
+        let mut out = Attributes::default();
+        let Some(list) = v.as_array() else {
+            return out;
+        };
+        for attr in list {
+            let name = attr.get("name").and_then(Value::as_str).unwrap_or("");
+            let pairs = ["kvs", "details"]
+                .into_iter()
+                .filter_map(|k| attr.get(k).and_then(Value::as_array))
+                .flatten();
+            for pair in pairs {
+                let (Some(key), Some(value)) =
+                    (pair.get("key").and_then(Value::as_str), pair.get("value"))
+                else {
+                    continue;
+                };
+                match (name, key) {
+                    ("agent", "is_online") => out.agent_online = out.agent_online.or(flag(value)),
+                    ("agent", "enabled") => out.agent_enabled = out.agent_enabled.or(flag(value)),
+                    ("agent", "version") => {
+                        out.agent_version = out.agent_version.take().or_else(|| {
+                            value
+                                .as_str()
+                                .filter(|s| !s.trim().is_empty())
+                                .map(str::to_string)
+                        })
+                    }
+                    ("cyberfit", "cyberfit_score_value") => {
+                        out.cyberfit = out.cyberfit.or(number(value))
+                    }
+                    _ => {}
+                }
+            }
+        }
+        out
+    }
+}
+
+/// A boolean as the API may write one: `true`, `1`, `"1"`, `"true"`.
+fn flag(v: &serde_json::Value) -> Option<bool> {
+    use serde_json::Value;
+    match v {
+        Value::Bool(b) => Some(*b),
+        Value::Number(n) => n.as_i64().map(|n| n != 0),
+        Value::String(s) => match s.trim() {
+            "1" | "true" | "True" => Some(true),
+            "0" | "false" | "False" => Some(false),
+            _ => None,
+        },
+        _ => None,
+    }
+}
+
+/// A non-negative whole number, as a number or a string (`625`, `"625"`, `625.0`).
+fn number(v: &serde_json::Value) -> Option<u32> {
+    use serde_json::Value;
+    let f = match v {
+        Value::Number(n) => n.as_f64()?,
+        Value::String(s) => s.trim().parse::<f64>().ok()?,
+        _ => return None,
+    };
+    (f.is_finite() && f >= 0.0 && f <= f64::from(u32::MAX)).then(|| f.round() as u32)
 }
 
 /// Tenant ids come as strings ("1952010" or a UUID); a bare number is tolerated.
@@ -355,6 +453,50 @@ impl From<RawPolicy> for Policy {
 
 #[cfg(test)]
 mod tests {
+
+    #[test]
+    fn attributes_are_read_in_every_shape_the_api_may_use() {
+        // The vendor's sample: agent values as numbers, CyberFit a string in kvs and a
+        // number in details.
+        let v = serde_json::json!([
+            {"name": "agent", "kvs": [
+                {"key": "version", "value": "15.0.26355"},
+                {"key": "enabled", "value": 1},
+                {"key": "is_online", "value": 0}]},
+            {"name": "cyberfit",
+             "details": [{"key": "cyberfit_score_value", "value": 625}],
+             "kvs": [{"key": "cyberfit_score_value", "value": "625"}]},
+            {"name": "default", "kvs": [{"key": "name", "value": "DESKTOP-JRPTA4A"}]}
+        ]);
+        let a = Attributes::read(&v);
+        assert_eq!(a.agent_online, Some(false));
+        assert_eq!(a.agent_enabled, Some(true));
+        assert_eq!(a.agent_version.as_deref(), Some("15.0.26355"));
+        assert_eq!(a.cyberfit, Some(625));
+        // Booleans, strings, a number as a float; only details.
+        let v = serde_json::json!([
+            {"name": "agent", "kvs": [{"key": "is_online", "value": true},
+                                       {"key": "enabled", "value": "0"}]},
+            {"name": "cyberfit", "details": [{"key": "cyberfit_score_value", "value": 578.6}]}
+        ]);
+        let a = Attributes::read(&v);
+        assert_eq!(
+            (a.agent_online, a.agent_enabled, a.cyberfit),
+            (Some(true), Some(false), Some(579))
+        );
+        // Garbage is skipped, never an error.
+        for v in [
+            serde_json::json!("nope"),
+            serde_json::json!([1, null, {"name": 3}, {"name": "cyberfit", "kvs": "x"}]),
+            serde_json::json!([{"name": "cyberfit", "kvs": [{"key": "cyberfit_score_value", "value": "-4"}]}]),
+        ] {
+            assert!(Attributes::read(&v).is_empty(), "{v}");
+        }
+        let item: ResourceStatus =
+            serde_json::from_str(r#"{"context":{"id":"a","attributes":{"not":"a list"}}}"#)
+                .unwrap();
+        assert!(item.context.attributes.is_empty());
+    }
     use super::*;
 
     #[test]

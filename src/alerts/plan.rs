@@ -330,6 +330,28 @@ fn summary(
                 (_, None) => format!("{name}: {kind} has never succeeded"),
             }
         }
+        Condition::AgentOfflineFor(_) => {
+            let since = r.agent.as_ref().and_then(|a| a.offline_since);
+            match (notify, since) {
+                (Notify::Resolved, _) => format!("{name}: the agent is online again"),
+                (_, Some(t)) => format!(
+                    "{name}: the agent has been offline for {} (since {})",
+                    human_duration(now - t.0),
+                    t.0.format("%Y-%m-%d %H:%M UTC")
+                ),
+                (_, None) => format!("{name}: the agent is offline"),
+            }
+        }
+        Condition::AgentDisabled => match notify {
+            Notify::Resolved => format!("{name}: the agent is enabled again"),
+            _ => format!("{name}: the agent is disabled"),
+        },
+        Condition::CyberfitBelow(n) => match (notify, r.cyberfit) {
+            (Notify::Resolved, Some(c)) => format!("{name}: CyberFit score {c} (at least {n} now)"),
+            (Notify::Resolved, None) => format!("{name}: no CyberFit score any more"),
+            (_, Some(c)) => format!("{name}: CyberFit score {c} is below {n}"),
+            (_, None) => format!("{name}: CyberFit score below {n}"),
+        },
         Condition::LastRunFailed { policy: kind } => {
             let kind = short_policy(kind);
             let at = |t: Option<crate::acronis::model::Timestamp>| {

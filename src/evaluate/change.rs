@@ -5,8 +5,9 @@
 use chrono::{DateTime, Utc};
 
 use super::{Change, CommitReport};
+use crate::acronis::model::Timestamp;
 use crate::alerts::{AlertSettings, Notification, PlanContext, plan, route};
-use crate::model::{Miss, MissCheck, StatusChange, Watch};
+use crate::model::{Agent, Miss, MissCheck, StatusChange, StoredResource, Watch};
 use crate::state::{EvalTx, ResourceAt, TxResult};
 
 /// What a transaction's resources led to, before the notifications are routed.
@@ -40,6 +41,23 @@ pub(super) fn look_at(
     if old.is_none() && new.is_none() {
         return Ok(());
     }
+    let carried;
+    let new = match (new, change) {
+        (Some(n), Change::Polled(_)) => match offline_since(old.as_ref(), n, ctx.now) {
+            Some(since) => {
+                carried = StoredResource {
+                    agent: n.agent.clone().map(|a| Agent {
+                        offline_since: Some(since),
+                        ..a
+                    }),
+                    ..n.clone()
+                };
+                Some(&carried)
+            }
+            None => Some(n),
+        },
+        (n, _) => n,
+    };
     let mut occurred = None;
     if let (Some(check), Some(o), Change::Polled(n)) = (check, &old, change)
         && let Some(what) = o.moved(n)
@@ -109,6 +127,25 @@ pub(super) fn look_at(
     out.notifications.extend(plan.notifications);
     out.report.resources += 1;
     Ok(())
+}
+
+/// The time an agent polled offline has been offline since, when `polled` does not
+/// carry it yet: the API gives none, so it is the first poll that saw it offline
+/// (`now`), kept from the stored record while the agent stays offline.
+fn offline_since(
+    old: Option<&StoredResource>,
+    polled: &StoredResource,
+    now: DateTime<Utc>,
+) -> Option<Timestamp> {
+    let agent = polled.agent.as_ref()?;
+    if agent.online != Some(false) || agent.offline_since.is_some() {
+        return None;
+    }
+    let before = old
+        .and_then(|o| o.agent.as_ref())
+        .filter(|a| a.online == Some(false))
+        .and_then(|a| a.offline_since);
+    Some(before.unwrap_or(Timestamp(now)))
 }
 
 /// Route what the transaction's resources led to into the outbox.

@@ -19,7 +19,9 @@ pub use outbox::{
     AlertSnapshot, DigestMail, GroupKey, MAX_ITEM_ALERTS, OutboxItem, PolicySnapshot, ResourceRef,
     RuleInfo, TenantRef, human_duration,
 };
-pub use resource::{LiveAlert, Miss, MissCheck, PageCommit, StatusChange, StoredResource, Watch};
+pub use resource::{
+    Agent, LiveAlert, Miss, MissCheck, PageCommit, StatusChange, StoredResource, Watch,
+};
 pub use tenant::{
     FiledTenant, PollMode, TenantNames, TenantPoll, TenantRecord, display_name, tenant_name,
 };

@@ -25,6 +25,21 @@ pub struct StoredResource {
     pub created_at: Option<Timestamp>,
     pub updated_at: Option<Timestamp>,
     pub policies: Vec<Policy>,
+    /// The agent, where the API gives it (`include_attributes`).
+    pub agent: Option<Agent>,
+    /// The CyberFit score, where the API gives one.
+    pub cyberfit: Option<u32>,
+}
+
+/// What the API says of a resource's agent (`context.attributes`, name `agent`).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Agent {
+    pub online: Option<bool>,
+    pub enabled: Option<bool>,
+    pub version: Option<String>,
+    /// When a poll first saw it offline; kept while it stays offline (the API gives
+    /// no time of its own).
+    pub offline_since: Option<Timestamp>,
 }
 
 /// The aggregate status of an item with no `aggregate` (or no status): kept as unknown.
@@ -34,6 +49,16 @@ impl StoredResource {
     /// The record for an API item polled under `tenant`.
     pub fn from_api(tenant: &str, item: ResourceStatus) -> StoredResource {
         let ctx = item.context;
+        let attrs = ctx.attributes;
+        let agent = (attrs.agent_online.is_some()
+            || attrs.agent_enabled.is_some()
+            || attrs.agent_version.is_some())
+        .then_some(Agent {
+            online: attrs.agent_online,
+            enabled: attrs.agent_enabled,
+            version: attrs.agent_version,
+            offline_since: None,
+        });
         let (status, plans) = match item.aggregate {
             Some(a) => (
                 a.status
@@ -59,6 +84,8 @@ impl StoredResource {
             created_at: ctx.created_at,
             updated_at: ctx.updated_at,
             policies: item.policies,
+            agent,
+            cyberfit: attrs.cyberfit,
         }
     }
 }

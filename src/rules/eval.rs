@@ -95,6 +95,13 @@ pub fn condition_holds(rule: &Rule, s: &Subject<'_>, now: DateTime<Utc>) -> bool
             threshold(rule, s).is_some_and(|t| now >= t)
         }
         Condition::LastRunFailed { .. } => s.policy.is_some_and(last_run_failed),
+        Condition::AgentOfflineFor(_) => threshold(rule, s).is_some_and(|t| now >= t),
+        Condition::AgentDisabled => s
+            .resource
+            .agent
+            .as_ref()
+            .is_some_and(|a| a.enabled == Some(false)),
+        Condition::CyberfitBelow(n) => s.resource.cyberfit.is_some_and(|c| c < *n),
     }
 }
 
@@ -116,9 +123,20 @@ pub fn last_run_failed(policy: &Policy) -> bool {
 
 /// The instant from which a policy condition holds (given `s` as it is).
 fn threshold(rule: &Rule, s: &Subject<'_>) -> Option<DateTime<Utc>> {
+    if let Condition::AgentOfflineFor(d) = &rule.condition {
+        let agent = s.resource.agent.as_ref()?;
+        let since = agent
+            .offline_since
+            .filter(|_| agent.online == Some(false))?;
+        return Some(since.0 + chrono::Duration::from_std(*d).ok()?);
+    }
     let policy = s.policy?;
     match &rule.condition {
-        Condition::Status(_) | Condition::LastRunFailed { .. } => None,
+        Condition::Status(_)
+        | Condition::LastRunFailed { .. }
+        | Condition::AgentOfflineFor(_)
+        | Condition::AgentDisabled
+        | Condition::CyberfitBelow(_) => None,
         Condition::Stale { older_than, .. } => {
             let since = match policy.last_success_run {
                 Some(t) => t.0,

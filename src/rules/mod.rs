@@ -48,13 +48,31 @@ pub enum Condition {
     /// succeed (`last_run` is newer than `last_success_run`, or it ran and never
     /// succeeded). Resolves when a later run succeeds.
     LastRunFailed { policy: String },
+    /// `when.agent_offline_for`: the agent has been offline this long, counted from
+    /// the first poll that saw it offline.
+    AgentOfflineFor(Duration),
+    /// `when.agent_disabled = true`: the agent is disabled.
+    AgentDisabled,
+    /// `when.cyberfit_below = N`: the CyberFit score is below N (no score: never).
+    CyberfitBelow(u32),
 }
 
 impl Condition {
+    /// Whether it reads `include_attributes` data (the agent, CyberFit).
+    pub fn needs_attributes(&self) -> bool {
+        matches!(
+            self,
+            Condition::AgentOfflineFor(_) | Condition::AgentDisabled | Condition::CyberfitBelow(_)
+        )
+    }
+
     /// The policy type a policy condition is about; None for status conditions.
     pub fn policy(&self) -> Option<&str> {
         match self {
-            Condition::Status(_) => None,
+            Condition::Status(_)
+            | Condition::AgentOfflineFor(_)
+            | Condition::AgentDisabled
+            | Condition::CyberfitBelow(_) => None,
             Condition::Stale { policy, .. }
             | Condition::Overdue { policy, .. }
             | Condition::LastRunFailed { policy } => Some(policy),
@@ -119,7 +137,8 @@ impl RuleSet {
 }
 
 /// The shipped rule files, built into the binary for `demo` (which needs no files).
-pub const SHIPPED: [(&str, &str); 3] = [
+pub const SHIPPED: [(&str, &str); 4] = [
+    ("rules/agents.toml", include_str!("../../rules/agents.toml")),
     (
         "rules/machines.toml",
         include_str!("../../rules/machines.toml"),

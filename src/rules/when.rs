@@ -12,19 +12,23 @@ use crate::config::ConfigError;
 use crate::config::reader::{Item, Str, Table};
 use crate::config::value::{self, DURATION_STRING};
 
-const WHEN_KEYS: [&str; 5] = [
+const WHEN_KEYS: [&str; 8] = [
     "status",
     "policy",
     "last_success_older_than",
     "overdue_by",
     "last_run_failed",
+    "agent_offline_for",
+    "agent_disabled",
+    "cyberfit_below",
 ];
 const MATCH_KEYS: [&str; 3] = ["type", "tenant", "name"];
 
 /// The conditions a rule can have, for messages.
-const CONDITIONS: &str = "when.status = [\"critical\"], or when.policy = \"policy.backup.machine\" \
+const CONDITIONS: &str = "when.status = [\"critical\"], when.policy = \"policy.backup.machine\" \
      with when.last_success_older_than = \"26h\", when.overdue_by = \"2h\" or \
-     when.last_run_failed = true";
+     when.last_run_failed = true, when.agent_offline_for = \"24h\", when.agent_disabled = true, \
+     or when.cyberfit_below = 579";
 
 /// `when.*` of one rule.
 pub(super) fn condition(rule: &Table<'_>) -> Result<Condition, ConfigError> {
@@ -42,6 +46,9 @@ pub(super) fn condition(rule: &Table<'_>) -> Result<Condition, ConfigError> {
     let overdue = when.get("overdue_by");
     let failed = when.get("last_run_failed");
     let time = older.as_ref().or(overdue.as_ref()).or(failed.as_ref());
+    if let Some(c) = agent_condition(&when)? {
+        return Ok(c);
+    }
 
     match (&status, &policy, time) {
         (Some(s), Some(p), _) => Err(invalid(
@@ -74,6 +81,67 @@ pub(super) fn condition(rule: &Table<'_>) -> Result<Condition, ConfigError> {
             ),
         }),
     }
+}
+
+/// `when.agent_offline_for`, `when.agent_disabled` or `when.cyberfit_below`: each a
+/// rule's only condition. None when the rule has none of them.
+fn agent_condition(when: &Table<'_>) -> Result<Option<Condition>, ConfigError> {
+    let keys = ["agent_offline_for", "agent_disabled", "cyberfit_below"];
+    let Some(item) = keys.iter().find_map(|k| when.get(k)) else {
+        return Ok(None);
+    };
+    let others = WHEN_KEYS
+        .iter()
+        .filter(|k| **k != item.key.rsplit('.').next().unwrap_or(""))
+        .filter_map(|k| when.get(k));
+    if let Some(other) = others.into_iter().next() {
+        return Err(invalid(
+            later(&item, &other),
+            "a rule has one condition: write two rules".to_string(),
+        ));
+    }
+    let name = item.key.rsplit('.').next().unwrap_or("");
+    let condition = match name {
+        "agent_offline_for" => Condition::AgentOfflineFor(positive_duration(
+            &item,
+            "0s would fire the moment an agent is seen offline; write how long, like \"24h\"",
+        )?),
+        "agent_disabled" => match item.value {
+            toml::de::DeValue::Boolean(true) => Condition::AgentDisabled,
+            toml::de::DeValue::Boolean(false) => {
+                return Err(ConfigError::InvalidValue {
+                    at: item.at(),
+                    key: item.key.clone(),
+                    problem:
+                        "when.agent_disabled = false watches nothing: write true, or remove it"
+                            .to_string(),
+                });
+            }
+            other => {
+                return Err(ConfigError::InvalidValue {
+                    at: item.at(),
+                    key: item.key.clone(),
+                    problem: format!(
+                        "expected true, found {}",
+                        crate::config::reader::a_type(other)
+                    ),
+                });
+            }
+        },
+        _ => {
+            let n = item.int()?;
+            if !(1..=850).contains(&n) {
+                return Err(ConfigError::OutOfRange {
+                    at: item.at(),
+                    key: item.key.clone(),
+                    value: n.to_string(),
+                    expected: "1 to 850 (CyberFit scores run from 0 to 850)".to_string(),
+                });
+            }
+            Condition::CyberfitBelow(n as u32)
+        }
+    };
+    Ok(Some(condition))
 }
 
 /// `when.status`: one or more aggregate status names the API documents.

@@ -279,6 +279,9 @@ mod tests {
             sticky: None,
             pinned: None,
             generation: 0,
+            agent_enabled: true,
+            agent_version: String::new(),
+            cyberfit: None,
         }
     }
 

@@ -156,7 +156,23 @@ fn machine(seed: u64, ix: ResIx, owner: TenantIx, tenants: &Tenants, start: i64)
         sticky: None,
         pinned: None,
         generation: 0,
+        agent_enabled: true,
+        agent_version: String::new(),
+        cyberfit: None,
     };
+    // Agents: about 2% disabled; versions of the last few releases; CyberFit scores
+    // mostly fair, some poor, about a tenth never assessed.
+    let attrs = hash(seed, Salt::Attributes, &[i]);
+    r.agent_enabled = below(attrs, 50) != 0;
+    r.agent_version = format!("15.0.{}", 36_000 + below(attrs >> 8, 4) * 137);
+    r.cyberfit = (below(attrs >> 16, 10) != 0).then(|| {
+        let poor = below(attrs >> 24, 5) == 0;
+        if poor {
+            below(attrs >> 32, 579) as u16
+        } else {
+            579 + below(attrs >> 40, 272) as u16
+        }
+    });
     match cat {
         Category::Bare => {}
         Category::NoPolicies => unprotected(seed, ix, &mut r, start),

@@ -97,6 +97,19 @@ pub(crate) struct Resource {
     pub pinned: Option<String>,
     /// Bumped whenever the scheduled event is replaced; stale queue entries are ignored.
     pub generation: u32,
+    /// The agent's `enabled` (its `is_online` is `!offline`); agentless VMs have none.
+    pub agent_enabled: bool,
+    pub agent_version: String,
+    /// The CyberFit score (0-850); None for a machine never assessed.
+    pub cyberfit: Option<u16>,
+}
+
+impl Resource {
+    /// Whether the agent is online: a machine whose backups stopped because it is
+    /// offline has its agent offline too.
+    pub(crate) fn agent_online(&self) -> bool {
+        !self.backup.as_ref().is_some_and(|b| b.offline)
+    }
 }
 
 impl Resource {

@@ -95,6 +95,8 @@ pub(crate) struct Item<'a> {
     pub time_fields: TimeFields,
     /// Show `context.deleted_at` (only with `include_deleted`).
     pub show_deleted: bool,
+    /// Show `context.attributes` (only with `include_attributes`).
+    pub show_attributes: bool,
 }
 
 impl Serialize for Item<'_> {
@@ -148,6 +150,9 @@ impl Serialize for Context<'_> {
             && let Some(d) = r.deleted_ns
         {
             m.serialize_entry("deleted_at", &rfc3339_ns(d))?;
+        }
+        if item.show_attributes {
+            m.serialize_entry("attributes", &attributes(r))?;
         }
         if r.group_ids {
             m.serialize_entry("parent_group_ids", &[] as &[&str])?;
@@ -208,6 +213,33 @@ impl Serialize for PolicyJson<'_> {
         }
         m.end()
     }
+}
+
+/// `context.attributes` as the vendor's resource-attributes sample shows them: the
+/// agent's `version`, `enabled` and `is_online` (numbers 0/1) under `agent`, the
+/// CyberFit score under `cyberfit` as a string in `kvs` and a number in `details`.
+/// Agentless VMs have neither.
+fn attributes(r: &Resource) -> serde_json::Value {
+    use serde_json::json;
+    if r.kind != super::model::MACHINE {
+        return json!([]);
+    }
+    let mut list = vec![json!({
+        "name": "agent",
+        "kvs": [
+            {"key": "version", "value": r.agent_version},
+            {"key": "enabled", "value": u8::from(r.agent_enabled)},
+            {"key": "is_online", "value": u8::from(r.agent_online())},
+        ],
+    })];
+    if let Some(score) = r.cyberfit {
+        list.push(json!({
+            "name": "cyberfit",
+            "kvs": [{"key": "cyberfit_score_value", "value": score.to_string()}],
+            "details": [{"key": "cyberfit_score_value", "value": score}],
+        }));
+    }
+    serde_json::Value::Array(list)
 }
 
 #[cfg(test)]

@@ -31,6 +31,7 @@ pub(crate) enum Salt {
     Touch,
     Presentation,
     ResourceType,
+    Attributes,
 }
 
 fn splitmix64(mut z: u64) -> u64 {

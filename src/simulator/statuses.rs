@@ -35,6 +35,7 @@ struct Query {
     limit: usize,
     cursor: Option<Cursor>,
     include_deleted: bool,
+    include_attributes: bool,
     window: Window,
 }
 
@@ -107,6 +108,11 @@ impl Query {
             include_deleted: p
                 .single("include_deleted")?
                 .map(|v| parse_bool("include_deleted", v))
+                .transpose()?
+                .unwrap_or(false),
+            include_attributes: p
+                .single("include_attributes")?
+                .map(|v| parse_bool("include_attributes", v))
                 .transpose()?
                 .unwrap_or(false),
             window,
@@ -319,6 +325,7 @@ pub(crate) fn list(w: &mut World, headers: &HeaderMap, raw_query: &str, alter: A
                 numeric_tenant: &owner.numeric_id,
                 time_fields: w.config.time_fields,
                 show_deleted: q.include_deleted,
+                show_attributes: q.include_attributes,
             }
         })
         .collect();

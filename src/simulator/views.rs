@@ -108,9 +108,16 @@ pub struct ResourcePatch {
     pub policies: Option<Vec<PolicyPatch>>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub updated_at: Option<DateTime<Utc>>,
-    /// Offline machines run no backups (they go stale and overdue).
+    /// Offline machines run no backups (they go stale and overdue); their agent shows
+    /// `is_online: 0`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub offline: Option<bool>,
+    /// The agent's `enabled` attribute.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub agent_enabled: Option<bool>,
+    /// The CyberFit score, 0 to 850.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cyberfit: Option<u16>,
 }
 
 /// New times for one policy: absent = keep, `null` = clear. Long names are accepted too.

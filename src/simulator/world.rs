@@ -338,6 +338,12 @@ fn apply_patch(
             }
         }
     }
+    if let Some(enabled) = patch.agent_enabled {
+        r.agent_enabled = enabled;
+    }
+    if let Some(score) = patch.cyberfit {
+        r.cyberfit = Some(score.min(850));
+    }
     if let Some(status) = &patch.status {
         match r.aggregate.as_mut() {
             Some(a) => a.status = status.clone(),

@@ -1,8 +1,10 @@
 //! The byte encodings of the state trees' records.
 //!
-//! Resource values are 8 reserved bytes (zero since full passes stopped stamping each
-//! record with their epoch; older records carry one, which nothing reads) followed by
-//! a compact postcard encoding of [`ResourceV1`]. Compactness
+//! Resource values are 8 leading bytes, a compact postcard encoding of [`ResourceV1`],
+//! then (when the leading bytes are [`WITH_ATTRIBUTES`]) an [`AttributesV1`], then the
+//! watch. The leading bytes are zero for a record without attributes (older records
+//! carry the epoch of the full pass that wrote them, which nothing reads), so records
+//! written before attributes existed read as they were. Compactness
 //! matters: sled copies a leaf node per insert, so a cold poll's cost grows with the
 //! value size (100k resources: ~750-byte JSON values cost 2.5x the time of ~250-byte
 //! ones in a sled micro-benchmark). Small bookkeeping records stay JSON.
@@ -13,7 +15,7 @@ use serde::{Deserialize, Serialize};
 
 use super::StateError;
 use crate::acronis::model::{AggregateStatus, Policy, Timestamp};
-use crate::model::{LiveAlert, StoredResource, Watch};
+use crate::model::{Agent, LiveAlert, StoredResource, Watch};
 
 /// The key prefix of a tenant: its 8-byte number from the `tenant_keys` tree.
 pub(super) fn tenant_prefix(tenant_key: u64) -> [u8; 8] {
@@ -182,8 +184,26 @@ fn usual_external_id(id: &str, api_tenant_id: Option<&str>) -> Option<String> {
     api_tenant_id.map(|t| format!("{id}@{t}"))
 }
 
-/// The 8 bytes every resource value starts with (see the module's doc).
+/// The 8 bytes a resource value without attributes starts with (see the module's doc).
 const RESERVED: [u8; 8] = [0; 8];
+
+/// The 8 bytes of a resource value with an [`AttributesV1`] after its record. No epoch
+/// (a time in nanoseconds, big-endian) starts with these.
+const WITH_ATTRIBUTES: [u8; 8] = *b"\xffattrs1:";
+
+/// What `include_attributes` gave of a resource, and the agent's offline time. Field
+/// order is the format: append only.
+#[derive(Serialize, Deserialize)]
+struct AttributesV1<'a> {
+    agent_online: Option<bool>,
+    agent_enabled: Option<bool>,
+    #[serde(borrow)]
+    agent_version: Option<Cow<'a, str>>,
+    agent_offline_since: Option<i64>,
+    /// Whether the resource has an agent entry (its fields may all be unknown).
+    has_agent: bool,
+    cyberfit: Option<u32>,
+}
 
 /// A typical encoded machine with its watch fits (about 150-200 bytes).
 const RECORD_CAPACITY: usize = 256;
@@ -226,8 +246,26 @@ pub(super) fn encode_resource(r: &StoredResource) -> Vec<u8> {
     // Sized once: postcard writes field by field, and growing from empty cost five
     // reallocations a record (7% of a cold poll's CPU at 100k).
     let mut v = Vec::with_capacity(RECORD_CAPACITY);
-    v.extend_from_slice(&RESERVED);
+    let attributes = (r.agent.is_some() || r.cyberfit.is_some()).then(|| {
+        let agent = r.agent.as_ref();
+        AttributesV1 {
+            agent_online: agent.and_then(|a| a.online),
+            agent_enabled: agent.and_then(|a| a.enabled),
+            agent_version: agent.and_then(|a| borrowed(&a.version)),
+            agent_offline_since: agent.and_then(|a| nanos(a.offline_since)),
+            has_agent: agent.is_some(),
+            cyberfit: r.cyberfit,
+        }
+    });
+    v.extend_from_slice(if attributes.is_some() {
+        &WITH_ATTRIBUTES
+    } else {
+        &RESERVED
+    });
     postcard::to_io(&v1, &mut v).expect("writing to a Vec cannot fail");
+    if let Some(a) = &attributes {
+        postcard::to_io(a, &mut v).expect("writing to a Vec cannot fail");
+    }
     v
 }
 
@@ -294,7 +332,10 @@ pub(super) fn time_of_key(key: &[u8]) -> i64 {
 /// watch after it), found without decoding its strings; None if it does not parse.
 pub(super) fn record_part(v: &[u8]) -> Option<&[u8]> {
     let body = v.get(RESERVED.len()..)?;
-    let (_, rest): (ResourceV1, _) = postcard::take_from_bytes(body).ok()?;
+    let (_, mut rest): (ResourceV1, _) = postcard::take_from_bytes(body).ok()?;
+    if v.starts_with(&WITH_ATTRIBUTES) {
+        rest = postcard::take_from_bytes::<AttributesV1>(rest).ok()?.1;
+    }
     v.get(..v.len() - rest.len())
 }
 
@@ -319,7 +360,13 @@ pub(super) fn decode_resource_watched(
         message: e.to_string(),
     };
     let body = v.get(RESERVED.len()..).unwrap_or_default();
-    let (r, rest): (ResourceV1, _) = postcard::take_from_bytes(body).map_err(err)?;
+    let (r, mut rest): (ResourceV1, _) = postcard::take_from_bytes(body).map_err(err)?;
+    let mut attributes = None;
+    if v.starts_with(&WITH_ATTRIBUTES) {
+        let (a, after): (AttributesV1, _) = postcard::take_from_bytes(rest).map_err(err)?;
+        attributes = Some(a);
+        rest = after;
+    }
     let watch = if rest.is_empty() {
         Watch::default()
     } else {
@@ -353,6 +400,13 @@ pub(super) fn decode_resource_watched(
                 next_run: time(p.next_run),
             })
             .collect(),
+        agent: attributes.as_ref().filter(|a| a.has_agent).map(|a| Agent {
+            online: a.agent_online,
+            enabled: a.agent_enabled,
+            version: a.agent_version.clone().map(Cow::into_owned),
+            offline_since: time(a.agent_offline_since),
+        }),
+        cyberfit: attributes.as_ref().and_then(|a| a.cyberfit),
     };
     Ok((resource, watch))
 }

@@ -362,3 +362,67 @@ async fn a_failed_last_run_fires_and_a_later_success_resolves_it() {
     b.once(at(6, 5)).await;
     assert_eq!(alert(&b.alerts().await, &key)["status"], "resolved");
 }
+
+/// A live physical machine with a backup plan (its agent can go offline), renamed.
+async fn agent_machine(b: &Bench, name: &str, extra: serde_json::Value) -> serde_json::Value {
+    let fleet = b.sim.get("/_sim/resources?limit=100000").await;
+    let id = fleet["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|r| {
+            r["deleted_at"].is_null()
+                && r["type"] == "resource.machine"
+                && r["offline"] == false
+                && r["policies"].to_string().contains(BACKUP)
+        })
+        .and_then(|r| r["id"].as_str())
+        .expect("a protected machine")
+        .to_string();
+    let mut body = json!({"name": name});
+    for (k, v) in extra.as_object().unwrap() {
+        body[k] = v.clone();
+    }
+    b.patch(&id, body).await
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_agent_offline_fires_after_its_grace_from_the_first_poll_that_saw_it() {
+    let b = Bench::new(30, 1, "", "").await;
+    b.rules(
+        "agents.toml",
+        "[[rule]]\nname = \"offline\"\nseverity = \"warning\"\nnotify = [\"teams\"]\n\
+         when.agent_offline_for = \"2h\"\nmatch.name = [\"itest-*\"]\nresolve = true\n\n\
+         [[rule]]\nname = \"cyberfit\"\nseverity = \"warning\"\nnotify = [\"teams\"]\n\
+         when.cyberfit_below = 579\nmatch.name = [\"itest-*\"]\n",
+    );
+    let v = agent_machine(&b, "itest-agent", json!({"offline": true, "cyberfit": 400})).await;
+    let offline = key("offline", &v, None);
+    let low = key("cyberfit", &v, None);
+
+    // First sight offline: counted from now, not firing yet; the low score fires.
+    b.once(start()).await;
+    let alerts = b.alerts().await;
+    assert!(
+        !alerts.iter().any(|a| a["key"] == offline.as_str()),
+        "{}",
+        pretty(&alerts)
+    );
+    assert_eq!(alert(&alerts, &low)["status"], "firing");
+
+    // 2h later the deadline index fires it, without the machine changing.
+    b.once(at(2, 1)).await;
+    let alerts = b.alerts().await;
+    let a = alert(&alerts, &offline);
+    assert_eq!(a["status"], "firing");
+    assert_eq!(time(&a["fired_at"]), at(2, 1));
+
+    // Back online: resolved.
+    let id = v["id"].as_str().unwrap();
+    b.patch(id, json!({"offline": false, "cyberfit": 700}))
+        .await;
+    b.once(at(3, 0)).await;
+    let alerts = b.alerts().await;
+    assert_eq!(alert(&alerts, &offline)["status"], "resolved");
+    assert_eq!(alert(&alerts, &low)["status"], "resolved");
+}

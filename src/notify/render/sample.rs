@@ -191,7 +191,10 @@ pub fn for_rule(rule: &Rule, now: DateTime<Utc>) -> Vec<OutboxItem> {
         severity: rule.severity,
     };
     let policy = match &rule.condition {
-        Condition::Status(_) => None,
+        Condition::Status(_)
+        | Condition::AgentOfflineFor(_)
+        | Condition::AgentDisabled
+        | Condition::CyberfitBelow(_) => None,
         Condition::Stale { policy, .. }
         | Condition::Overdue { policy, .. }
         | Condition::LastRunFailed { policy } => Some(policy.as_str()),

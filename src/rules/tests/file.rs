@@ -192,6 +192,8 @@ fn the_shipped_rules_load_against_the_shipped_worker_toml() {
     assert_eq!(
         names,
         [
+            "agent-offline",
+            "cyberfit-low",
             "backup-stale",
             "backup-overdue",
             "backup-last-run-failed",
@@ -221,13 +223,14 @@ fn the_shipped_rules_load_against_the_shipped_worker_toml() {
     );
     assert_eq!(stale.notify, ["noc-teams", "ticketing", "mail"]);
     // Every shipped rule sets a grouping window and looks at machines; the status and
-    // backup rules at agentless VMs too, the agent-based security rules not.
+    // backup rules at agentless VMs too, the agent-based security and agent rules not.
     for rule in set.iter() {
         assert!(!rule.group_window.is_zero(), "{}", rule.name);
-        let types: &[&str] = if rule
-            .condition
-            .policy()
-            .is_some_and(|p| p.starts_with("policy.security"))
+        let types: &[&str] = if rule.condition.needs_attributes()
+            || rule
+                .condition
+                .policy()
+                .is_some_and(|p| p.starts_with("policy.security"))
         {
             &["resource.machine"]
         } else {

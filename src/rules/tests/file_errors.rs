@@ -180,6 +180,26 @@ fn every_mistake_names_file_line_column_and_key() {
             "cannot be combined",
         ),
         (
+            "[[rule]]\nname = \"a\"\nwhen.agent_disabled = true\nwhen.»cyberfit_below = 500\n",
+            Some("rule[1].when.cyberfit_below"),
+            "a rule has one condition",
+        ),
+        (
+            "[[rule]]\nname = \"a\"\nwhen.cyberfit_below = »900\n",
+            Some("rule[1].when.cyberfit_below"),
+            "1 to 850",
+        ),
+        (
+            "[[rule]]\nname = \"a\"\nwhen.agent_offline_for = »\"0s\"\n",
+            Some("rule[1].when.agent_offline_for"),
+            "it is 0s",
+        ),
+        (
+            "[[rule]]\nname = \"a\"\nwhen.agent_disabled = »false\n",
+            Some("rule[1].when.agent_disabled"),
+            "watches nothing",
+        ),
+        (
             "[[rule]]\nname = \"a\"\nwhen.»overdue_by = \"2h\"\n",
             Some("rule[1].when.overdue_by"),
             "a time condition needs when.policy",

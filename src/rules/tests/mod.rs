@@ -83,6 +83,8 @@ pub(crate) fn machine(id: &str, status: &str) -> StoredResource {
         created_at: Some(Timestamp(t("2026-01-01T00:00:00Z"))),
         updated_at: Some(Timestamp(t("2026-11-01T00:00:00Z"))),
         policies: vec![],
+        agent: None,
+        cyberfit: None,
     }
 }
 
@@ -258,6 +260,50 @@ fn last_run_failed_holds_while_the_latest_run_is_newer_than_the_last_success() {
     // A machine without the policy is not looked at.
     r.policies.clear();
     assert!(subject(&scan, &r).is_none());
+}
+
+#[test]
+fn agent_and_cyberfit_conditions_read_the_attributes() {
+    let since = t("2026-11-22T22:00:00Z");
+    let mut r = machine("a", "ok");
+    let offline = rule(
+        "agent-offline",
+        Condition::AgentOfflineFor(Duration::from_secs(2 * 3600)),
+    );
+    let disabled = rule("agent-disabled", Condition::AgentDisabled);
+    let low = rule("cyberfit-low", Condition::CyberfitBelow(579));
+    // Nothing known: nothing fires.
+    for rule in [&offline, &disabled, &low] {
+        assert!(!holds(rule, &r, since + h(100)), "{}", rule.name);
+    }
+    r.agent = Some(crate::model::Agent {
+        online: Some(false),
+        enabled: Some(true),
+        version: None,
+        offline_since: Some(Timestamp(since)),
+    });
+    let s = subject(&offline, &r).unwrap();
+    assert!(!condition_holds(
+        &offline,
+        &s,
+        since + h(2) - chrono::Duration::seconds(1)
+    ));
+    assert!(condition_holds(&offline, &s, since + h(2)));
+    assert_eq!(next_flip(&offline, &s, since), Some(since + h(2)));
+    assert!(!holds(&disabled, &r, since));
+    // Back online: the offline time no longer counts.
+    r.agent.as_mut().unwrap().online = Some(true);
+    assert!(!holds(&offline, &r, since + h(50)));
+    assert_eq!(
+        next_flip(&offline, &subject(&offline, &r).unwrap(), since),
+        None
+    );
+    r.agent.as_mut().unwrap().enabled = Some(false);
+    assert!(holds(&disabled, &r, since));
+    for (score, below) in [(578, true), (579, false), (0, true), (850, false)] {
+        r.cyberfit = Some(score);
+        assert_eq!(holds(&low, &r, since), below, "score {score}");
+    }
 }
 
 fn rule_for(policy: &str) -> Rule {

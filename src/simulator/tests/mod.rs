@@ -47,6 +47,7 @@ pub(super) fn fleet_json(sim: &Simulator) -> String {
             numeric_tenant: &w.tenants.get(r.owner).numeric_id,
             time_fields: TimeFields::Mixed,
             show_deleted: true,
+            show_attributes: true,
         })
         .collect();
     serde_json::to_string(&items).expect("serializes")

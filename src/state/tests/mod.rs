@@ -24,6 +24,8 @@ fn resource(tenant: &str, id: &str, status: &str) -> StoredResource {
         created_at: None,
         updated_at: Timestamp::parse("2026-11-01T00:00:00.123456789Z"),
         policies: vec![],
+        agent: None,
+        cyberfit: None,
     }
 }
 
@@ -184,6 +186,46 @@ fn a_tenants_ids_are_only_its_own() {
     ids.sort();
     assert_eq!(ids, ["new", "old"], "t10 is not inside t1's prefix");
     assert_eq!(store.resources(Some("t1")).count(), 2);
+}
+
+#[test]
+fn resource_records_with_attributes_round_trip_and_old_ones_read_as_before() {
+    let plain = resource("t", "aab42c95-14dc-48ab-87b4-96120111b957", "ok");
+    let before = records::encode_resource(&plain);
+    let mut r = plain.clone();
+    r.agent = Some(crate::model::Agent {
+        online: Some(false),
+        enabled: Some(true),
+        version: Some("15.0.36137".into()),
+        offline_since: Timestamp::parse("2026-11-01T10:00:00Z"),
+    });
+    r.cyberfit = Some(612);
+    let bytes = records::encode_resource(&r);
+    assert_eq!(records::decode_resource("t", &r.id, &bytes).unwrap(), r);
+    assert!(bytes.len() <= before.len() + 32, "{} bytes", bytes.len());
+    // With a watch after it, and its record part found without decoding strings.
+    let watch = crate::model::Watch {
+        wake: Some(5),
+        indexed: Some(5),
+        live: vec![],
+    };
+    let watched = records::encode_resource_watched(&r, &watch);
+    assert_eq!(
+        records::decode_resource_watched("t", &r.id, &watched).unwrap(),
+        (r.clone(), watch)
+    );
+    assert_eq!(records::record_part(&watched), Some(bytes.as_slice()));
+    // An agent with nothing known of it is still an agent.
+    r.agent = Some(crate::model::Agent::default());
+    r.cyberfit = None;
+    let bytes = records::encode_resource(&r);
+    assert_eq!(records::decode_resource("t", &r.id, &bytes).unwrap(), r);
+    // A record without attributes is written (and read) exactly as before they existed.
+    assert_eq!(
+        records::decode_resource("t", &plain.id, &before).unwrap(),
+        plain
+    );
+    assert!(before.starts_with(&[0; 8]));
 }
 
 #[test]
