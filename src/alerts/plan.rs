@@ -9,7 +9,7 @@ use super::Silences;
 use super::lifecycle::{Notify, step};
 use crate::acronis::model::{AggregateStatus, Policy};
 use crate::model::{
-    AlertRecord, AlertSnapshot, AlertStatus, LiveAlert, PolicySnapshot, ResourceRef,
+    AgentSnapshot, AlertRecord, AlertSnapshot, AlertStatus, LiveAlert, PolicySnapshot, ResourceRef,
     StoredResource, TenantNames, TenantRef, Told, Watch, alert_key, human_duration,
 };
 use crate::rules::{Condition, Prior, Rule, RuleSet, Subject, Transition, condition_holds};
@@ -287,6 +287,23 @@ fn snapshot(
             ctx.now,
         ),
         repeat: notify == Notify::Repeat,
+        agent: resource.agent.as_ref().map(|a| AgentSnapshot {
+            online: a.online,
+            enabled: a.enabled,
+            version: a.version.clone(),
+        }),
+        cyberfit: resource.cyberfit,
+        plans: resource
+            .plans
+            .as_deref()
+            .map(|p| {
+                p.split(';')
+                    .map(str::trim)
+                    .filter(|n| !n.is_empty())
+                    .map(str::to_string)
+                    .collect()
+            })
+            .unwrap_or_default(),
     }
 }
 

@@ -31,6 +31,9 @@ pub fn test_item(channel: &str, now: DateTime<Utc>) -> OutboxItem {
         summary: "This is a test notification from acronis-watch test-notify: nothing is wrong."
             .into(),
         repeat: false,
+        agent: None,
+        cyberfit: None,
+        plans: Vec::new(),
     };
     let rule = RuleInfo {
         name: "test-notify".into(),

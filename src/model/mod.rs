@@ -16,8 +16,8 @@ mod tenant;
 pub use alert::{AlertRecord, AlertStatus, Severity, Told, alert_key};
 pub use digest::DigestRecord;
 pub use outbox::{
-    AlertSnapshot, DigestMail, GroupKey, MAX_ITEM_ALERTS, OutboxItem, PolicySnapshot, ResourceRef,
-    RuleInfo, TenantRef, human_duration,
+    AgentSnapshot, AlertSnapshot, DigestMail, GroupKey, MAX_ITEM_ALERTS, OutboxItem,
+    PolicySnapshot, ResourceRef, RuleInfo, TenantRef, human_duration,
 };
 pub use resource::{
     Agent, LiveAlert, Miss, MissCheck, PageCommit, StatusChange, StoredResource, Watch,

@@ -62,6 +62,23 @@ pub struct AlertSnapshot {
     /// A `repeat` of a firing already notified.
     #[serde(default)]
     pub repeat: bool,
+    /// The resource's agent, where the API gave it (`include_attributes`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub agent: Option<AgentSnapshot>,
+    /// The CyberFit score, where the API gave one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cyberfit: Option<u32>,
+    /// Protection plan names (`aggregate.names`).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub plans: Vec<String>,
+}
+
+/// A resource's agent as an alert shows it.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AgentSnapshot {
+    pub online: Option<bool>,
+    pub enabled: Option<bool>,
+    pub version: Option<String>,
 }
 
 /// One queued message for one channel: an alert, or a group of firings (or

@@ -136,6 +136,9 @@ mod tests {
                 policy: None,
                 summary: "R is critical".into(),
                 repeat: false,
+                agent: None,
+                cyberfit: None,
+                plans: Vec::new(),
             })
             .collect();
         item

@@ -126,5 +126,12 @@ pub fn alert(a: &AlertSnapshot, now: DateTime<Utc>) -> Value {
         "policy": policy,
         "summary": text(&a.summary),
         "repeat": a.repeat,
+        "agent": a.agent.as_ref().map_or(Value::Null, |g| json!({
+            "online": g.online,
+            "enabled": g.enabled,
+            "version": g.version.as_deref().map(text),
+        })),
+        "cyberfit": a.cyberfit,
+        "plans": a.plans.iter().map(|p| text(p)).collect::<Vec<_>>(),
     })
 }

@@ -23,7 +23,7 @@ pub const DEFAULT_TIME_FORMAT: &str = "%Y-%m-%d %H:%M %Z";
 
 /// Register every helper on `hb`.
 pub fn register(hb: &mut Handlebars<'static>) {
-    let helpers: [(&'static str, HelperFn); 9] = [
+    let helpers: [(&'static str, HelperFn); 10] = [
         ("format_time", format_time),
         ("ago", ago),
         ("upper", |a| Ok(a.str(0)?.to_uppercase().into())),
@@ -33,6 +33,7 @@ pub fn register(hb: &mut Handlebars<'static>) {
         ("json", json),
         ("plural", plural),
         ("default", default),
+        ("join", join),
     ];
     for (name, f) in helpers {
         hb.register_helper(name, Box::new(Named { name, f }));
@@ -224,6 +225,19 @@ fn default(a: Args) -> Result<Value, RenderError> {
         return Ok(a.param(1)?.clone());
     }
     Ok(v.clone())
+}
+
+/// `{{join list ", "}}`: a list's items as text, joined (a non-list as its text).
+fn join(a: Args<'_, '_>) -> Result<Value, RenderError> {
+    let sep = match a.opt(1)? {
+        Some(s) => text_of(s),
+        None => ", ".to_string(),
+    };
+    Ok(match a.param(0)? {
+        Value::Array(items) => items.iter().map(text_of).collect::<Vec<_>>().join(&sep),
+        other => text_of(other),
+    }
+    .into())
 }
 
 #[cfg(test)]

@@ -114,6 +114,14 @@ pub fn alert(
         policy,
         summary,
         repeat: false,
+        // The context's optional parts present, so templates and strict mode see them.
+        agent: Some(crate::model::AgentSnapshot {
+            online: Some(!i.is_multiple_of(3)),
+            enabled: Some(true),
+            version: Some("15.0.36137".into()),
+        }),
+        cyberfit: Some(480 + 37 * (i as u32 % 10)),
+        plans: vec!["Servers daily".into(), "Antimalware".into()],
     }
 }
 
