@@ -151,6 +151,19 @@ fn main() {
         "| cold poll peak RSS, max of 3    | {:.1} MiB (target <= 64) |",
         mib(cold_rss)
     );
+    // The cost of `include_attributes` (asked for only while a rule uses the agent or
+    // CyberFit): a cold poll with such a rule, and the bytes of the same pages.
+    let with_attrs = floor::download_with(&client, &sim.url, &customers, PAGE, true);
+    std::fs::create_dir_all(dir.path().join("rules")).unwrap();
+    std::fs::write(
+        dir.path().join("rules/agents.toml"),
+        "[[rule]]\nname = \"cyberfit-low\"\nwhen.cyberfit_below = 579\n",
+    )
+    .unwrap();
+    let _ = std::fs::remove_dir_all(dir.path().join("state"));
+    let (attrs_cold, attrs_rss, code) = run_worker(&["once"], dir.path());
+    assert_eq!(code, 0, "cold poll with attributes failed");
+
     let mb = |b: u64| b as f64 / 1048576.0;
     for (i, (t, size)) in fulls.iter().zip(&full_sizes).enumerate() {
         println!(
@@ -180,5 +193,18 @@ fn main() {
     println!(
         "| incremental poll peak RSS       | {:.1} MiB |",
         mib(inc_rss)
+    );
+    println!(
+        "| pages with include_attributes   | {:.1} MiB ({:+.0}% over {:.1} MiB) |",
+        mb(with_attrs.bytes),
+        (with_attrs.bytes as f64 / bytes as f64 - 1.0) * 100.0,
+        mb(bytes)
+    );
+    println!(
+        "| cold poll with an attribute rule | {:.2} s ({:+.0}% over {:.2} s), peak RSS {:.1} MiB |",
+        attrs_cold.as_secs_f64(),
+        (attrs_cold.as_secs_f64() / cold.as_secs_f64() - 1.0) * 100.0,
+        cold.as_secs_f64(),
+        mib(attrs_rss)
     );
 }

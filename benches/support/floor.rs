@@ -38,6 +38,17 @@ pub fn download(
     customers: &[String],
     page: u32,
 ) -> Floor {
+    download_with(client, url, customers, page, false)
+}
+
+/// [`download`], with `include_attributes=true` when `attributes`.
+pub fn download_with(
+    client: &reqwest::blocking::Client,
+    url: &str,
+    customers: &[String],
+    page: u32,
+    attributes: bool,
+) -> Floor {
     let started = Instant::now();
     let base: Value = client
         .post(format!("{url}/api/2/idp/token"))
@@ -74,6 +85,9 @@ pub fn download(
             ];
             if let Some(a) = &after {
                 q.push(("after", a.clone()));
+            }
+            if attributes {
+                q.push(("include_attributes", "true".to_string()));
             }
             let body = client
                 .get(format!(
