@@ -15,7 +15,7 @@ use crate::acronis::{AcronisClient, ApiError, WatchedTenant};
 use crate::alerts::AlertSettings;
 use crate::config::Config;
 use crate::evaluate::{self, Summary};
-use crate::model::FiledTenant;
+use crate::model::{FiledTenant, TenantRecord};
 use crate::poll::{PollSettings, Poller, TenantOutcome, tenants};
 use crate::rules::RuleSet;
 use crate::state::{StateError, Store};
@@ -198,7 +198,7 @@ impl Worker {
                 return;
             }
         };
-        records.retain(|r| r.scope != tenants::FILED);
+        records.retain(|r| r.scope != TenantRecord::FILED);
         records.extend(tenants::filed_records(self.filed_tenants()));
         if let Err(e) = self.store.put_tenants(&records) {
             tracing::warn!("could not record the tenant list: {e}");

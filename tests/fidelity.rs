@@ -11,13 +11,7 @@ const T0: &str = "2026-11-02T10:00:00Z";
 
 /// `state tenants --json`, parsed.
 async fn tenants(work: &WorkDir) -> Vec<Value> {
-    let out = work.run(&["state", "tenants", "--json"]).await;
-    assert_eq!(code(&out), 0, "{}", text(&out));
-    serde_json::from_slice::<Value>(&out.stdout)
-        .unwrap()
-        .as_array()
-        .unwrap()
-        .clone()
+    work.state_json("tenants").await
 }
 
 fn row<'a>(rows: &'a [Value], tenant: &str) -> &'a Value {
@@ -184,8 +178,7 @@ async fn a_full_pass_finds_what_the_incremental_polls_missed_and_auto_switches_t
     assert_eq!(row(&rows, missed_tenant)["incremental_misses"], 1);
     assert_eq!(row(&rows, other)["mode"], "incremental");
     assert_eq!(row(&rows, other)["incremental_misses"], 0);
-    let out = work.run(&["state", "alerts", "--json"]).await;
-    let alerts: Vec<Value> = serde_json::from_slice(&out.stdout).unwrap();
+    let alerts = work.state_json("alerts").await;
     let alert = alerts
         .iter()
         .find(|a| a["resource_id"] == id.as_str())
@@ -427,8 +420,7 @@ async fn base_token_mode_files_each_machine_under_its_own_customer() {
     assert_eq!(stored["tenant_id"], filed);
 
     // The alert names the customer, and match.tenant took the customer's id.
-    let out = work.run(&["state", "alerts", "--json"]).await;
-    let alerts: Vec<Value> = serde_json::from_slice(&out.stdout).unwrap();
+    let alerts = work.state_json("alerts").await;
     let alert = alerts
         .iter()
         .find(|a| a["resource_id"] == id)

@@ -30,16 +30,6 @@ fn op() -> impl Strategy<Value = Op> {
     ]
 }
 
-async fn json_of(work: &WorkDir, args: &[&str]) -> Vec<Value> {
-    let out = work.run(args).await;
-    assert_eq!(code(&out), 0, "{}", text(&out));
-    serde_json::from_slice::<Value>(&out.stdout)
-        .unwrap()
-        .as_array()
-        .unwrap()
-        .clone()
-}
-
 async fn run(seed: u64, ops: Vec<Op>) {
     let sim = Sim::start(SimOptions {
         fleet: 30,
@@ -103,7 +93,8 @@ async fn run(seed: u64, ops: Vec<Op>) {
                     assert!(full, "after a miss every poll is a full pass");
                 }
                 if full {
-                    let firing: BTreeSet<String> = json_of(&work, &["state", "alerts", "--json"])
+                    let firing: BTreeSet<String> = work
+                        .state_json("alerts")
                         .await
                         .iter()
                         .filter(|a| a["status"] == "firing")
@@ -112,7 +103,7 @@ async fn run(seed: u64, ops: Vec<Op>) {
                     let late: Vec<&String> = changed.difference(&firing).collect();
                     assert!(late.is_empty(), "not alerted by a full pass: {late:?}");
                 }
-                let tenants = json_of(&work, &["state", "tenants", "--json"]).await;
+                let tenants = work.state_json("tenants").await;
                 missed_before = tenants
                     .iter()
                     .any(|t| t["incremental_misses"].as_u64().unwrap_or(0) > 0);

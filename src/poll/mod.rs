@@ -601,14 +601,24 @@ impl<S: StatusSource + 'static> TenantJob<S> {
             prev.iter()
                 .flat_map(|p| p.filed.iter().map(|f| f.id.clone())),
         );
+        let known = self
+            .blocking(move |store| store.fingerprints(&tenants))
+            .await?;
+        Ok(Arc::new(known))
+    }
+
+    /// Run store work on the blocking pool (sled calls block).
+    async fn blocking<T: Send + 'static>(
+        &self,
+        f: impl FnOnce(Store) -> Result<T, StateError> + Send + 'static,
+    ) -> Result<T, StateError> {
         let store = self.store.clone();
-        let known = tokio::task::spawn_blocking(move || store.fingerprints(&tenants))
+        tokio::task::spawn_blocking(move || f(store))
             .await
             .map_err(|e| StateError::Io {
                 path: self.store.path().to_path_buf(),
                 message: e.to_string(),
-            })??;
-        Ok(Arc::new(known))
+            })?
     }
 
     /// The tenant an item is filed under: the polled tenant, or at the base token's
@@ -649,18 +659,14 @@ impl<S: StatusSource + 'static> TenantJob<S> {
         known: Option<Arc<Fingerprints>>,
         report: &mut TenantReport,
     ) -> Result<(), PollError> {
-        let store = self.store.clone();
         let settings = self.alerts.clone();
         let decided = now.0;
-        let done = tokio::task::spawn_blocking(move || match known {
-            Some(known) => commit_known(&store, &commit, &known, &settings, decided),
-            None => commit_page(&store, &commit, &settings, decided),
-        })
-        .await
-        .map_err(|e| StateError::Io {
-            path: self.store.path().to_path_buf(),
-            message: e.to_string(),
-        })??;
+        let done = self
+            .blocking(move |store| match known {
+                Some(known) => commit_known(&store, &commit, &known, &settings, decided),
+                None => commit_page(&store, &commit, &settings, decided),
+            })
+            .await?;
         report.deleted += done.changes.iter().filter(|c| c.to.is_none()).count();
         report.written += done.written;
         if done.misses > 0 {

@@ -71,9 +71,6 @@ pub async fn resolve(client: &AcronisClient, cfg: &Config) -> Result<Listing, Ap
     })
 }
 
-/// The directory's `scope` of a tenant a base-token poll files machines under.
-pub const FILED: &str = TenantRecord::FILED;
-
 /// The tenants recorded by the last successful enumeration (used when the API cannot
 /// list them now), filtered by the current shard; disabled and filed ones are left out.
 pub fn from_records(records: Vec<TenantRecord>, cfg: &Config) -> Vec<WatchedTenant> {
@@ -129,7 +126,7 @@ pub fn filed_records(filed: Vec<FiledTenant>) -> impl Iterator<Item = TenantReco
     filed.into_iter().map(|f| TenantRecord {
         id: f.id,
         name: f.name,
-        scope: FILED.to_string(),
+        scope: TenantRecord::FILED.to_string(),
         enabled: true,
     })
 }

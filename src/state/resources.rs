@@ -40,14 +40,6 @@ impl Fingerprints {
                 *stored == self.hasher.hash_one(records::encode_resource(r).as_slice())
             })
     }
-
-    pub fn len(&self) -> usize {
-        self.by_key.len()
-    }
-
-    pub fn is_empty(&self) -> bool {
-        self.by_key.is_empty()
-    }
 }
 
 impl Store {

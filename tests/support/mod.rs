@@ -249,11 +249,16 @@ path = "state"
 
     /// `state resources --json`, parsed.
     pub async fn resources(&self) -> Vec<Value> {
-        let out = self.run(&["state", "resources", "--json"]).await;
+        self.state_json("resources").await
+    }
+
+    /// `state WHAT --json` (`resources`, `tenants`, `alerts`, ...), parsed.
+    pub async fn state_json(&self, what: &str) -> Vec<Value> {
+        let out = self.run(&["state", what, "--json"]).await;
         assert_eq!(
             out.status.code(),
             Some(0),
-            "state resources: {}",
+            "state {what}: {}",
             String::from_utf8_lossy(&out.stderr)
         );
         serde_json::from_slice::<Value>(&out.stdout)

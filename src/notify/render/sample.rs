@@ -10,7 +10,7 @@ use crate::model::{
     AlertSnapshot, AlertStatus, OutboxItem, PolicySnapshot, ResourceRef, RuleInfo, Severity,
     TenantRef,
 };
-use crate::rules::{Condition, Rule};
+use crate::rules::Rule;
 
 /// The instant samples are rendered at: Monday 2 March 2026, 09:30 UTC.
 pub fn now() -> DateTime<Utc> {
@@ -198,15 +198,7 @@ pub fn for_rule(rule: &Rule, now: DateTime<Utc>) -> Vec<OutboxItem> {
         description: rule.description.clone(),
         severity: rule.severity,
     };
-    let policy = match &rule.condition {
-        Condition::Status(_)
-        | Condition::AgentOfflineFor(_)
-        | Condition::AgentDisabled
-        | Condition::CyberfitBelow(_) => None,
-        Condition::Stale { policy, .. }
-        | Condition::Overdue { policy, .. }
-        | Condition::LastRunFailed { policy } => Some(policy.as_str()),
-    };
+    let policy = rule.condition.policy();
     let n = if rule.group_window.is_zero() { 1 } else { 3 };
     let mut out = vec![item(info.clone(), policy, AlertStatus::Firing, n, n, now)];
     if rule.resolve {
