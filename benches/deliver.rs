@@ -204,6 +204,7 @@ fn enqueue(store: &Store, cfg: &config::Config, n: usize) {
         repeat: None,
         resolve: false,
         group_window: Duration::ZERO,
+        flap: None,
         file: "rules/bench.toml".into(),
         line: 1,
     };

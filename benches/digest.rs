@@ -209,6 +209,7 @@ fn critical_rule() -> Rule {
         repeat: None,
         resolve: false,
         group_window: Duration::ZERO,
+        flap: None,
         file: "rules/bench.toml".into(),
         line: 1,
     }

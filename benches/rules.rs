@@ -307,6 +307,7 @@ fn rule(name: &str, condition: Condition, matcher: Matcher, grouped: bool) -> Ru
         } else {
             Duration::ZERO
         },
+        flap: None,
         file: "rules/bench.toml".into(),
         line: 1,
     }

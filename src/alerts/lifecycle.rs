@@ -20,6 +20,9 @@ pub enum Notify {
     /// Still firing; `repeat` has passed since it was last notified.
     Repeat,
     Resolved,
+    /// It changed state as often as its rule's `flap` says within the window: one
+    /// notification, then nothing until it is stable.
+    Flapping,
 }
 
 /// The outcome of one step.
@@ -41,9 +44,12 @@ impl Step {
 
     /// Whether the record still matters to evaluation: firing, or a notification owed.
     pub fn live(&self, rule: &Rule) -> bool {
-        self.record
-            .as_ref()
-            .is_some_and(|r| r.status == AlertStatus::Firing || r.owes(rule.resolve))
+        self.record.as_ref().is_some_and(|r| {
+            r.status == AlertStatus::Firing
+                || r.owes(rule.resolve)
+                || r.flapping_since.is_some()
+                || !r.changes.is_empty()
+        })
     }
 }
 
@@ -57,14 +63,20 @@ pub fn step(
     now: DateTime<Utc>,
     fresh: impl FnOnce() -> AlertRecord,
 ) -> Step {
+    let changed = matches!(transition, Transition::Fired | Transition::Resolved);
     let mut rec = match (transition, prior) {
         (Transition::Fired, prior) => {
             let mut rec = fresh();
-            // Channels that still think an earlier firing is on need no second "firing"
-            // (a resolve held back by a silence, then it fired again).
-            if let Some(p) = prior.filter(|p| p.told == Told::Firing) {
-                rec.told = Told::Firing;
-                rec.last_notified_at = p.last_notified_at;
+            if let Some(p) = prior {
+                // Channels that still think an earlier firing is on need no second
+                // "firing" (a resolve held back by a silence, then it fired again); one
+                // told it flaps hears nothing until it is stable.
+                if matches!(p.told, Told::Firing | Told::Flapping) {
+                    rec.told = p.told;
+                    rec.last_notified_at = p.last_notified_at;
+                }
+                rec.changes = p.changes;
+                rec.flapping_since = p.flapping_since;
             }
             rec
         }
@@ -76,14 +88,22 @@ pub fn step(
         (_, Some(p)) => p,
         (_, None) => return Step::NONE,
     };
+    let flap_wake = flap(rule, &mut rec, changed, now);
     if rec.status == AlertStatus::Resolved && rec.told == Told::Firing && !rule.resolve {
         // The rule does not notify resolutions: nothing is owed.
         rec.told = Told::Resolved;
     }
     let owed = match rec.status {
+        _ if rec.flapping_since.is_some() => {
+            (rec.told != Told::Flapping).then_some(Notify::Flapping)
+        }
         AlertStatus::Firing if rec.told != Told::Firing => Some(Notify::Firing),
         AlertStatus::Firing if transition == Transition::RepeatDue => Some(Notify::Repeat),
-        AlertStatus::Resolved if rec.told == Told::Firing => Some(Notify::Resolved),
+        // After "flapping", the final state is told even if the rule does not notify
+        // resolutions: the channels were told it flaps, not that it ended.
+        AlertStatus::Resolved if matches!(rec.told, Told::Firing | Told::Flapping) => {
+            Some(Notify::Resolved)
+        }
         _ => None,
     };
     let mut wake = None;
@@ -106,6 +126,10 @@ pub fn step(
                     rec.last_notified_at = Some(now);
                 }
                 Notify::Resolved => rec.told = Told::Resolved,
+                Notify::Flapping => {
+                    rec.told = Told::Flapping;
+                    rec.last_notified_at = Some(now);
+                }
             }
         }
         if send {
@@ -113,10 +137,54 @@ pub fn step(
         }
     }
     let repeat = repeat_due_at(rule, &Prior::of(&rec)).filter(|_| rec.told == Told::Firing);
-    let wake = [wake, repeat].into_iter().flatten().min();
+    let wake = [wake, repeat, flap_wake].into_iter().flatten().min();
     Step {
         record: Some(rec),
         notify,
         wake,
+    }
+}
+
+/// Keep an alert's state changes within its rule's `flap` window (`changed`: this step
+/// fired or resolved it), start flapping at `flap.changes` of them, and end it once the
+/// window holds none. Returns when time alone changes that: the window's oldest change
+/// ages out (or, while flapping, the newest one does).
+fn flap(
+    rule: &Rule,
+    rec: &mut AlertRecord,
+    changed: bool,
+    now: DateTime<Utc>,
+) -> Option<DateTime<Utc>> {
+    let Some(flap) = rule.flap else {
+        rec.changes.clear();
+        rec.flapping_since = None;
+        return None;
+    };
+    let within = chrono::Duration::from_std(flap.within).unwrap_or(chrono::TimeDelta::MAX);
+    if changed {
+        rec.changes.push(now);
+    }
+    let from = now.checked_sub_signed(within);
+    rec.changes.retain(|t| from.is_none_or(|from| *t > from));
+    // A bounded record: more changes than make it flap tell nothing more.
+    let keep = flap.changes as usize;
+    if rec.changes.len() > keep {
+        rec.changes.drain(..rec.changes.len() - keep);
+    }
+    if rec.flapping_since.is_none() && rec.changes.len() >= keep {
+        rec.flapping_since = Some(now);
+    }
+    let ages_out = |t: &DateTime<Utc>| t.checked_add_signed(within);
+    if rec.flapping_since.is_some() {
+        match rec.changes.last() {
+            // Stable for the window: the final state is owed.
+            None => {
+                rec.flapping_since = None;
+                None
+            }
+            Some(last) => ages_out(last),
+        }
+    } else {
+        rec.changes.first().and_then(ages_out)
     }
 }

@@ -189,6 +189,8 @@ impl StepInput<'_> {
             resolved_at: None,
             last_notified_at: None,
             told: Told::Nothing,
+            changes: Vec::new(),
+            flapping_since: None,
         };
         let result = step(rule, prior.clone(), transition, silenced, now, fresh);
         wakes.extend(result.wake);
@@ -255,7 +257,10 @@ fn snapshot(
     let tenant_name = ctx.tenant_names.name(&resource.tenant_id);
     AlertSnapshot {
         key: rec.key.clone(),
-        status: rec.status.as_str().to_string(),
+        status: match notify {
+            Notify::Flapping => AlertStatus::Flapping.as_str().to_string(),
+            _ => rec.status.as_str().to_string(),
+        },
         severity: rec.severity,
         fired_at: rec.fired_at,
         resolved_at: rec.resolved_at,
@@ -318,6 +323,18 @@ fn summary(
     now: DateTime<Utc>,
 ) -> String {
     let name = &r.name;
+    if notify == Notify::Flapping {
+        let flap = rule.flap.map_or((0, String::new()), |f| {
+            (
+                f.changes,
+                human_duration(chrono::Duration::from_std(f.within).unwrap_or_default()),
+            )
+        });
+        return format!(
+            "{name} changed state {} times within {}: held until it is stable for {}",
+            flap.0, flap.1, flap.1
+        );
+    }
     if notify == Notify::Resolved && gone {
         return format!(
             "{name} is no longer watched by this rule (deleted, or its filters or policy changed)"

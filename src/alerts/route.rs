@@ -49,6 +49,7 @@ pub fn route<E>(
         let status = match n.notify {
             Notify::Firing | Notify::Repeat => AlertStatus::Firing,
             Notify::Resolved => AlertStatus::Resolved,
+            Notify::Flapping => AlertStatus::Flapping,
         };
         for channel in &rule.notify {
             if rule.group_window.is_zero() || settings.ungrouped.contains(channel) {

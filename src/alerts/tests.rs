@@ -28,6 +28,8 @@ fn fresh(now: DateTime<Utc>) -> impl FnOnce() -> AlertRecord {
         last_notified_at: None,
         told: Told::Nothing,
         found_at: None,
+        changes: Vec::new(),
+        flapping_since: None,
     }
 }
 
@@ -390,10 +392,17 @@ proptest! {
     /// row. Once nothing is silenced any more, nothing is owed.
     #[test]
     fn channels_hear_a_consistent_story(
-        steps in prop::collection::vec((prop::bool::ANY, prop::bool::weighted(0.4)), 1..40)
+        steps in prop::collection::vec((prop::bool::ANY, prop::bool::weighted(0.4)), 1..40),
+        flap in prop::bool::ANY,
     ) {
         let mut rule = status_rule(&["critical"]);
         rule.repeat = Some(Duration::from_secs(3 * 3600));
+        if flap {
+            rule.resolve = true;
+            rule.flap = Some(crate::rules::Flap { changes: 3, within: Duration::from_secs(4 * 3600) });
+        }
+        let mut changes = 0;
+        let mut told = 0;
         let mut now = t("2026-11-01T00:00:00Z");
         let mut rec: Option<AlertRecord> = None;
         let mut heard: Option<Notify> = None;
@@ -404,14 +413,24 @@ proptest! {
             let r = machine("a", if critical { "critical" } else { "ok" });
             let subj = crate::rules::subject(&rule, &r);
             let tr = crate::rules::transition(&rule, rec.as_ref().map(crate::rules::Prior::of).as_ref(), subj.as_ref(), now);
+            if matches!(tr, Transition::Fired | Transition::Resolved) {
+                changes += 1;
+            }
             let s = step(&rule, rec.clone(), tr, silenced, now, fresh(now));
+            if s.notify.is_some_and(|n| n != Notify::Repeat) {
+                told += 1;
+            }
             if let Some(n) = s.notify {
                 match n {
-                    Notify::Firing => prop_assert!(heard != Some(Notify::Firing) && heard != Some(Notify::Repeat)),
+                    Notify::Firing => prop_assert!(!matches!(heard, Some(Notify::Firing | Notify::Repeat))),
                     Notify::Repeat => prop_assert!(matches!(heard, Some(Notify::Firing | Notify::Repeat))),
-                    Notify::Resolved => prop_assert!(matches!(heard, Some(Notify::Firing | Notify::Repeat))),
+                    Notify::Resolved => prop_assert!(matches!(heard, Some(Notify::Firing | Notify::Repeat | Notify::Flapping))),
+                    Notify::Flapping => prop_assert!(flap && heard != Some(Notify::Flapping)),
                 }
                 heard = Some(n);
+            }
+            if flap {
+                prop_assert!(told <= changes + 1, "{told} messages for {changes} changes");
             }
             if s.record.is_some() {
                 rec = s.record;

@@ -31,6 +31,8 @@ fn firing(rule: &str, resource: &str, severity: Severity, at: &str) -> AlertReco
         resolved_at: None,
         last_notified_at: Some(t(at)),
         told: Told::Firing,
+        changes: Vec::new(),
+        flapping_since: None,
         found_at: None,
     }
 }

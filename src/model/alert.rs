@@ -51,6 +51,9 @@ pub fn alert_key(rule: &str, tenant: &str, resource: &str, policy: Option<&str>)
 pub enum AlertStatus {
     Firing,
     Resolved,
+    /// Only a notification's status: the alert changed state too often (its rule's
+    /// `flap`), and is held until it is stable. A record is firing or resolved.
+    Flapping,
 }
 
 impl AlertStatus {
@@ -58,6 +61,7 @@ impl AlertStatus {
         match self {
             AlertStatus::Firing => "firing",
             AlertStatus::Resolved => "resolved",
+            AlertStatus::Flapping => "flapping",
         }
     }
 }
@@ -70,6 +74,8 @@ pub enum Told {
     Nothing,
     Firing,
     Resolved,
+    /// That it flaps: nothing more until it has been stable for the rule's window.
+    Flapping,
 }
 
 /// One alert as stored (the `alerts` tree, keyed by [`alert_key`]).
@@ -91,14 +97,29 @@ pub struct AlertRecord {
     /// incremental polls missed, found by a full pass and dated when it happened.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub found_at: Option<DateTime<Utc>>,
+    /// When its state changed (fired or resolved) within its rule's `flap` window,
+    /// oldest first; empty for a rule without `flap`.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub changes: Vec<DateTime<Utc>>,
+    /// Since when it flaps: channels were told "flapping" and hear nothing more until
+    /// it has been stable for the rule's `flap.within`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub flapping_since: Option<DateTime<Utc>>,
 }
 
 impl AlertRecord {
     /// Whether a notification is owed (channels do not know its current state).
     pub fn owes(&self, resolve: bool) -> bool {
+        if self.flapping_since.is_some() {
+            // Held: what is owed is decided when it is stable again.
+            return false;
+        }
         match self.status {
-            AlertStatus::Firing => self.told != Told::Firing,
-            AlertStatus::Resolved => resolve && self.told == Told::Firing,
+            AlertStatus::Firing | AlertStatus::Flapping => self.told != Told::Firing,
+            // After "flapping", the final state is told even without `resolve`.
+            AlertStatus::Resolved => {
+                (resolve && self.told == Told::Firing) || self.told == Told::Flapping
+            }
         }
     }
 }

@@ -14,7 +14,7 @@ use std::time::Duration;
 use toml::de::{DeTable, DeValue};
 
 use super::when::{condition, matcher};
-use super::{Rule, RuleSet, Severity};
+use super::{Flap, Rule, RuleSet, Severity};
 use crate::config::reader::{Ctx, Item, Str, Table};
 use crate::config::value::{self, DURATION_STRING};
 use crate::config::{Config, ConfigError, Location};
@@ -23,7 +23,7 @@ use crate::config::{Config, ConfigError, Location};
 pub type RuleError = crate::config::ConfigError;
 
 const TOP_KEYS: [&str; 1] = ["rule"];
-const RULE_KEYS: [&str; 9] = [
+const RULE_KEYS: [&str; 10] = [
     "name",
     "description",
     "severity",
@@ -33,6 +33,7 @@ const RULE_KEYS: [&str; 9] = [
     "repeat",
     "resolve",
     "group_window",
+    "flap",
 ];
 
 /// Every `*.toml` in `dir` (not recursive), in file-name order, checked against
@@ -177,6 +178,10 @@ fn rule(table: &Table<'_>, config: &Config, names: &mut Names) -> Result<Rule, C
         None => false,
     };
     let group_window = value::opt_duration(table, "group_window", Duration::ZERO)?;
+    let flap = match table.get("flap") {
+        Some(item) => Some(flap(&item)?),
+        None => None,
+    };
     // The `[[rule]]` header; an inline table in `rule = [...]` has its own span.
     let line = match table.keys().first() {
         Some((_, first_key)) if table.span.is_empty() => table.ctx.at(first_key.start).line,
@@ -192,8 +197,36 @@ fn rule(table: &Table<'_>, config: &Config, names: &mut Names) -> Result<Rule, C
         repeat,
         resolve,
         group_window,
+        flap,
         file: table.ctx.file.to_path_buf(),
         line,
+    })
+}
+
+/// `flap = { changes = 4, within = "1h" }`.
+fn flap(item: &Item<'_>) -> Result<Flap, ConfigError> {
+    const EXAMPLE: &str = "flap = { changes = 4, within = \"1h\" }";
+    let table = item.table(&format!("a table like {EXAMPLE}"))?;
+    table.allow(&["changes", "within"])?;
+    let changes = table
+        .require(
+            "changes",
+            &format!("how many state changes make it flap, like {EXAMPLE}"),
+        )?
+        .int_in(
+            2..=1000,
+            "2 to 1000 state changes (one change is an ordinary firing, not flapping)",
+        )?;
+    let within = positive_duration(
+        &table.require(
+            "within",
+            &format!("the window the changes fall in, like {EXAMPLE}"),
+        )?,
+        "write the window the changes must fall in, like \"1h\"",
+    )?;
+    Ok(Flap {
+        changes: changes as u32,
+        within,
     })
 }
 

@@ -80,6 +80,15 @@ impl Condition {
     }
 }
 
+/// `flap = { changes, within }`: an alert whose state changed `changes` times within
+/// `within` is flapping; it is told once, held, and its final state is told once it has
+/// been stable for `within`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct Flap {
+    pub changes: u32,
+    pub within: Duration,
+}
+
 /// One `[[rule]]`.
 #[derive(Debug, Clone)]
 pub struct Rule {
@@ -97,6 +106,9 @@ pub struct Rule {
     pub resolve: bool,
     /// Firings for the same channel within this window are one message; zero: none.
     pub group_window: Duration,
+    /// `flap`: an alert that changes state this often is held as one "flapping"
+    /// notification until it is stable.
+    pub flap: Option<Flap>,
     /// Where it was defined (for messages).
     pub file: PathBuf,
     pub line: usize,

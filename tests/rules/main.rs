@@ -15,6 +15,7 @@ mod support;
 
 mod common;
 mod config;
+mod flap;
 mod lifecycle;
 mod silences;
 mod timed;

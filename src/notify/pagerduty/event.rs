@@ -39,7 +39,9 @@ pub fn event(routing_key: &str, item: &OutboxItem, rendered: &Value) -> Result<V
         AlertStatus::Resolved => {
             event.insert("event_action".into(), Value::from("resolve"));
         }
-        AlertStatus::Firing => {
+        // A flapping alert is one trigger (its incident stays open), not a
+        // trigger/resolve pair per change.
+        AlertStatus::Firing | AlertStatus::Flapping => {
             event.insert("event_action".into(), Value::from("trigger"));
             let (payload, extras) = split(rendered)?;
             let mut payload = payload.clone();

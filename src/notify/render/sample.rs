@@ -70,6 +70,9 @@ pub fn alert(
         next_run: Some(now + Duration::hours(17)),
     });
     let summary = match (&policy, resolved) {
+        _ if status == AlertStatus::Flapping => {
+            format!("{name} changed state 4 times within 1h: held until it is stable for 1h")
+        }
         (Some(_), false) => format!("{name}: backup last succeeded 1d 7h ago"),
         (Some(_), true) => format!("{name}: backup succeeded again"),
         (None, false) => format!("{name} is {} (was ok)", rule.severity.as_str()),
@@ -187,6 +190,14 @@ pub fn items(now: DateTime<Utc>) -> Vec<OutboxItem> {
             now,
         ),
         repeat,
+        item(
+            rule("machine-critical", Severity::Critical),
+            None,
+            AlertStatus::Flapping,
+            1,
+            1,
+            now,
+        ),
     ]
 }
 
@@ -202,7 +213,10 @@ pub fn for_rule(rule: &Rule, now: DateTime<Utc>) -> Vec<OutboxItem> {
     let n = if rule.group_window.is_zero() { 1 } else { 3 };
     let mut out = vec![item(info.clone(), policy, AlertStatus::Firing, n, n, now)];
     if rule.resolve {
-        out.push(item(info, policy, AlertStatus::Resolved, 1, 1, now));
+        out.push(item(info.clone(), policy, AlertStatus::Resolved, 1, 1, now));
+    }
+    if rule.flap.is_some() {
+        out.push(item(info, policy, AlertStatus::Flapping, 1, 1, now));
     }
     out
 }

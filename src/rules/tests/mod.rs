@@ -37,6 +37,7 @@ pub(crate) fn rule(name: &str, condition: Condition) -> Rule {
         repeat: None,
         resolve: true,
         group_window: Duration::ZERO,
+        flap: None,
         file: "rules/test.toml".into(),
         line: 1,
     }
