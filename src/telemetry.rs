@@ -11,3 +11,6 @@ pub const OUTBOX_DEPTH: &str = "acronis_watch_outbox_depth";
 pub const DEAD_LETTERS: &str = "acronis_watch_dead_letters";
 pub const TOKEN_REFRESHES: &str = "acronis_watch_token_refreshes_total";
 pub const INCREMENTAL_MISSES: &str = "acronis_watch_incremental_misses_total";
+/// Alert Manager reads that failed (platform rules), per tenant; the resource poll of
+/// the tenant is not affected.
+pub const PLATFORM_FAILURES: &str = "acronis_watch_platform_read_failures_total";

@@ -82,7 +82,11 @@ impl Worker {
     pub fn open(config: Config, rules: RuleSet) -> Result<Worker, StartError> {
         let store = Store::open(&config.state.path, config.state.cache_mb)?;
         let client = Arc::new(AcronisClient::new(&config.acronis)?);
-        client.set_attributes(rules.iter().any(|r| r.condition.needs_attributes()));
+        // Attributes cost bytes on every item: asked for only while a rule or the
+        // digests (agents offline, lowest CyberFit) use them.
+        client.set_attributes(
+            config.digest.is_some() || rules.iter().any(|r| r.condition.needs_attributes()),
+        );
         let settings = PollSettings {
             overlap: config.acronis.overlap,
             full_resync_every: config.acronis.full_resync_every,

@@ -321,6 +321,8 @@ async fn doctor_walks_the_first_contact_and_says_what_it_found() {
         "the page carries `timestamp`",
         "x resource.machine",
         "no type filter is sent",
+        "Alert Manager (platform alerts",
+        "updated_at=gt(...) with show_deleted=true is accepted",
         "This config can work",
     ] {
         assert!(said.contains(expected), "missing {expected:?} in:\n{said}");

@@ -11,10 +11,12 @@ use serde::Deserialize;
 use super::auth::{Token, Tokens};
 use super::error::{ApiError, ApiErrorKind};
 use super::http::{Response, RetryPolicy};
-use super::model::{ResourceStatus, StatusPage, Timestamp};
+use super::model::{AlertPage, ResourceStatus, StatusPage, Timestamp};
 use crate::config::{AcronisConfig, resource_type};
 
 const STATUSES: &str = "/api/resource_management/v4/resource_statuses";
+/// Alert Manager's alert list (acronis-api.md §8).
+pub const PLATFORM_ALERTS: &str = "/api/alert_manager/v1/alerts";
 /// Ids per lookup request (the API takes up to 100 per filter).
 const LOOKUP_CHUNK: usize = 100;
 const TENANTS: &str = "/api/2/tenants";
@@ -44,6 +46,16 @@ pub struct PageRequest<'a> {
     pub include_deleted: bool,
     /// Items asked for, when not `page_size`.
     pub limit: Option<u32>,
+}
+
+/// Parameters of one Alert Manager request besides the cursor.
+#[derive(Debug, Clone, Default)]
+pub struct AlertRequest<'a> {
+    /// `updated_at=gt(<Unix ns>)`: only alerts updated after this (an incremental read).
+    pub updated_after: Option<i64>,
+    /// `show_deleted=true`: dismissed alerts too (how a dismissal is seen incrementally).
+    pub show_deleted: bool,
+    pub after: Option<&'a str>,
 }
 
 /// A tenant as Account Management describes it.
@@ -420,6 +432,32 @@ impl AcronisClient {
             rest = after;
         }
         Ok(out)
+    }
+
+    /// One page of Alert Manager alerts. The filters are sent again beside `after`,
+    /// as the vendor's samples do (a cursor alone may not carry them).
+    pub async fn alert_page(
+        &self,
+        tenant: &WatchedTenant,
+        req: AlertRequest<'_>,
+    ) -> Result<AlertPage, ApiError> {
+        let mut query: Vec<(&str, String)> = vec![
+            ("order", "desc(created_at)".to_string()),
+            ("limit", self.page_size.to_string()),
+        ];
+        if let Some(ns) = req.updated_after {
+            query.push(("updated_at", format!("gt({ns})")));
+        }
+        if req.show_deleted {
+            query.push(("show_deleted", "true".to_string()));
+        }
+        if let Some(after) = req.after {
+            query.push(("after", after.to_string()));
+        }
+        let resp = self
+            .get(&tenant.scope, Some(&tenant.id), PLATFORM_ALERTS, &query)
+            .await?;
+        resp.json::<AlertPage>(Some(&tenant.id), &format!("GET {PLATFORM_ALERTS}"))
     }
 
     async fn parse_page(

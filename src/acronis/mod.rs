@@ -10,5 +10,5 @@ pub mod error;
 pub mod http;
 pub mod model;
 
-pub use client::{AcronisClient, PageRequest, Scope, WatchedTenant};
+pub use client::{AcronisClient, AlertRequest, PageRequest, Scope, WatchedTenant};
 pub use error::ApiError;

@@ -604,3 +604,167 @@ mod tests {
    "last_success_run_time":"2021-04-14T08:00:03Z","next_run_time":"2021-04-15T08:00:00Z"}]}],
  "paging":{"cursors":{"after":"b3BhcXVlLWN1cnNvcg"}},"timestamp":"2021-04-14T09:00:01.123456789Z"}"#;
 }
+
+/// One page of `GET /api/alert_manager/v1/alerts` (acronis-api.md §8). Items are kept
+/// as JSON until [`PlatformAlert::from_json`] reads each one: one malformed alert is
+/// passed over, never a failed page.
+#[derive(Debug, Clone, Default, Deserialize)]
+pub struct AlertPage {
+    #[serde(default, deserialize_with = "null_as_default")]
+    pub items: Vec<serde_json::Value>,
+    #[serde(default, deserialize_with = "null_as_default")]
+    pub paging: Paging,
+}
+
+/// An Alert Manager alert, as the worker reads it. Read tolerantly: camelCase or
+/// snake_case names, times as RFC 3339 or Unix numbers (s, ms, µs or ns, by size), the
+/// tenant as `tenantID`, `tenant_id` or `tenant.{id,uuid}`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PlatformAlert {
+    pub id: String,
+    /// `type`, e.g. `BackupFailed`.
+    pub kind: String,
+    pub category: String,
+    /// `ok | information | warning | error | critical` (as the platform sends it).
+    pub severity: String,
+    pub tenant: Option<String>,
+    pub created_at: Option<DateTime<Utc>>,
+    pub updated_at: Option<DateTime<Utc>>,
+    /// Dismissed (`deletedAt` set, or `dismissed: true`): listed only with
+    /// `show_deleted=true`.
+    pub dismissed: bool,
+    pub title: String,
+    pub description: Option<String>,
+    /// `details.resourceName` / `details.resourceId`: the machine it is about, if any.
+    pub resource_name: Option<String>,
+    pub resource_id: Option<String>,
+}
+
+impl PlatformAlert {
+    /// Read one alert item; Err says what is missing (an item without an `id`).
+    pub fn from_json(v: &serde_json::Value) -> Result<PlatformAlert, String> {
+        use serde_json::Value;
+        let obj = v.as_object().ok_or("an alert item is not an object")?;
+        let get = |names: &[&str]| {
+            names
+                .iter()
+                .find_map(|n| obj.get(*n))
+                .filter(|v| !v.is_null())
+        };
+        let text = |v: &Value| match v {
+            Value::String(s) if !s.trim().is_empty() => Some(s.trim().to_string()),
+            Value::Number(n) => Some(n.to_string()),
+            _ => None,
+        };
+        let id = get(&["id", "uuid"])
+            .and_then(text)
+            .ok_or("an alert item has no id")?;
+        let details = get(&["details"]).and_then(Value::as_object);
+        let detail = |names: &[&str]| {
+            details.and_then(|d| names.iter().find_map(|n| d.get(*n).and_then(text)))
+        };
+        let tenant = get(&["tenantID", "tenantId", "tenant_id"])
+            .and_then(text)
+            .or_else(|| {
+                get(&["tenant"]).and_then(|t| match t {
+                    Value::Object(o) => {
+                        ["uuid", "id"].iter().find_map(|n| o.get(*n).and_then(text))
+                    }
+                    other => text(other),
+                })
+            });
+        let kind = get(&["type"]).and_then(text).unwrap_or_default();
+        let dismissed = get(&["deletedAt", "deleted_at", "dismissedAt", "dismissed_at"])
+            .is_some_and(|v| !matches!(v, Value::Bool(false)) && text(v).is_some_and(|s| s != "0"))
+            || get(&["dismissed", "deleted"]).and_then(Value::as_bool) == Some(true);
+        let title = detail(&["title", "subject"]).unwrap_or_else(|| humanize(&kind));
+        Ok(PlatformAlert {
+            id,
+            category: get(&["category"]).and_then(text).unwrap_or_default(),
+            severity: get(&["severity"])
+                .and_then(text)
+                .map(|s| s.to_ascii_lowercase())
+                .unwrap_or_else(|| "warning".to_string()),
+            tenant,
+            created_at: get(&["createdAt", "created_at", "receivedAt"]).and_then(any_time),
+            updated_at: get(&["updatedAt", "updated_at"]).and_then(any_time),
+            dismissed,
+            title,
+            description: detail(&["description", "message", "errorMessage", "reason"]),
+            resource_name: detail(&["resourceName", "resource_name", "machineName"]),
+            resource_id: detail(&["resourceId", "resource_id"]),
+            kind,
+        })
+    }
+}
+
+/// `BackupFailed` -> `Backup failed`; `backup_failed` the same.
+fn humanize(kind: &str) -> String {
+    let mut out = String::with_capacity(kind.len() + 4);
+    for (i, c) in kind.chars().enumerate() {
+        if c == '_' {
+            out.push(' ');
+        } else if c.is_uppercase() && i > 0 && !out.ends_with(' ') {
+            out.push(' ');
+            out.extend(c.to_lowercase());
+        } else {
+            out.push(c);
+        }
+    }
+    if out.is_empty() {
+        "Platform alert".to_string()
+    } else {
+        out
+    }
+}
+
+/// A time as RFC 3339, or a Unix number whose size says its unit (s, ms, µs, ns).
+fn any_time(v: &serde_json::Value) -> Option<DateTime<Utc>> {
+    let n = match v {
+        serde_json::Value::String(s) => match Timestamp::parse(s) {
+            Some(t) => return Some(t.0),
+            None => s.trim().parse::<i64>().ok()?,
+        },
+        serde_json::Value::Number(n) => n.as_i64().or_else(|| n.as_f64().map(|f| f as i64))?,
+        _ => return None,
+    };
+    let ns = match n.unsigned_abs() {
+        a if a >= 100_000_000_000_000_000 => n,
+        a if a >= 100_000_000_000_000 => n.checked_mul(1_000)?,
+        a if a >= 100_000_000_000 => n.checked_mul(1_000_000)?,
+        _ => n.checked_mul(1_000_000_000)?,
+    };
+    Some(DateTime::from_timestamp_nanos(ns))
+}
+
+#[cfg(test)]
+mod platform_tests {
+    use super::*;
+
+    #[test]
+    fn platform_alerts_read_both_spellings_and_any_time_unit() {
+        let a = PlatformAlert::from_json(&serde_json::json!({
+            "id": "a1", "type": "BackupFailed", "category": "backup", "severity": "Error",
+            "tenant": {"id": 42, "uuid": "u-1"}, "createdAt": "2026-11-02T10:00:00Z",
+            "updatedAt": 1_793_613_600_000_000_000_i64, "deletedAt": null,
+            "details": {"resourceName": "srv-1", "errorMessage": "disk full"}
+        }))
+        .unwrap();
+        assert_eq!(a.title, "Backup failed");
+        assert_eq!(a.severity, "error");
+        assert_eq!(a.tenant.as_deref(), Some("u-1"));
+        assert_eq!(a.description.as_deref(), Some("disk full"));
+        assert_eq!(a.resource_name.as_deref(), Some("srv-1"));
+        assert!(!a.dismissed);
+        assert_eq!(a.updated_at, DateTime::from_timestamp(1_793_613_600, 0));
+        let b = PlatformAlert::from_json(&serde_json::json!({
+            "id": "b", "tenantID": "t", "updated_at": 1_793_613_600, "deleted_at": "2026-11-02T11:00:00Z"
+        }))
+        .unwrap();
+        assert!(b.dismissed);
+        assert_eq!(b.updated_at, DateTime::from_timestamp(1_793_613_600, 0));
+        assert_eq!(b.tenant.as_deref(), Some("t"));
+        assert!(PlatformAlert::from_json(&serde_json::json!({"type": "x"})).is_err());
+        assert!(PlatformAlert::from_json(&serde_json::json!([1])).is_err());
+    }
+}

@@ -12,6 +12,7 @@
 mod lifecycle;
 mod log;
 mod plan;
+mod platform;
 mod route;
 mod sample;
 mod settings;
@@ -23,6 +24,7 @@ mod tests;
 pub use lifecycle::{Notify, Step, step};
 pub use log::{Transitions, log_transitions};
 pub use plan::{Notification, PlanContext, ResourcePlan, firing_snapshot, plan};
+pub use platform::plan_platform;
 pub use route::{Routed, RoutedItem, route};
 pub use sample::test_item;
 pub use settings::AlertSettings;

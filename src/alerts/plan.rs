@@ -257,10 +257,7 @@ fn snapshot(
     let tenant_name = ctx.tenant_names.name(&resource.tenant_id);
     AlertSnapshot {
         key: rec.key.clone(),
-        status: match notify {
-            Notify::Flapping => AlertStatus::Flapping.as_str().to_string(),
-            _ => rec.status.as_str().to_string(),
-        },
+        status: told_status(notify, rec),
         severity: rec.severity,
         fired_at: rec.fired_at,
         resolved_at: rec.resolved_at,
@@ -309,6 +306,15 @@ fn snapshot(
                     .collect()
             })
             .unwrap_or_default(),
+        platform: None,
+    }
+}
+
+/// The status a notification tells: the alert's, or "flapping".
+pub(super) fn told_status(notify: Notify, rec: &AlertRecord) -> String {
+    match notify {
+        Notify::Flapping => AlertStatus::Flapping.as_str().to_string(),
+        _ => rec.status.as_str().to_string(),
     }
 }
 
@@ -376,6 +382,10 @@ fn summary(
                 (_, None) => format!("{name}: the agent is offline"),
             }
         }
+        Condition::Platform(_) => match notify {
+            Notify::Resolved => format!("{name}: the platform alert was dismissed"),
+            _ => format!("{name}: platform alert"),
+        },
         Condition::AgentDisabled => match notify {
             Notify::Resolved => format!("{name}: the agent is enabled again"),
             _ => format!("{name}: the agent is disabled"),

@@ -34,6 +34,7 @@ pub fn test_item(channel: &str, now: DateTime<Utc>) -> OutboxItem {
         agent: None,
         cyberfit: None,
         plans: Vec::new(),
+        platform: None,
     };
     let rule = RuleInfo {
         name: "test-notify".into(),

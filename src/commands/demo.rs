@@ -118,8 +118,12 @@ to = ["noc@localhost"]
     });
     let mut exit = Exit::Ok;
     let mut cycle = 0;
+    let flaky = flaky_machine(&sim);
     while args.cycles.is_none_or(|n| cycle < n) && !stop.is_cancelled() {
         cycle += 1;
+        if let Some(id) = &flaky {
+            flap(&sim, id, cycle);
+        }
         let now = sim.now();
         let report = worker.poll_cycle(now).await;
         if report.failed() {
@@ -148,6 +152,33 @@ to = ["noc@localhost"]
     drop(worker);
     let _ = std::fs::remove_dir_all(&dir);
     Ok(exit)
+}
+
+/// A machine the demo makes flaky: the first protected machine that is fine.
+fn flaky_machine(sim: &Simulator) -> Option<String> {
+    let machines = sim.resources(None, 200).ok()?;
+    machines
+        .into_iter()
+        .find(|m| m.kind == "resource.machine" && m.status.as_deref() == Some("idle"))
+        .map(|m| m.id)
+}
+
+/// From cycle 2 to 6 the flaky machine turns critical and recovers every cycle (the
+/// shipped `machine-critical` rule holds it as one "flapping" message); from cycle 7
+/// it stays fine, and 12 simulated hours on its final state is told.
+fn flap(sim: &Simulator, id: &str, cycle: u64) {
+    let status = match cycle {
+        2..=6 if cycle.is_multiple_of(2) => "critical",
+        2..=7 => "idle",
+        _ => return,
+    };
+    let patch = simulator::ResourcePatch {
+        status: Some(status.to_string()),
+        ..Default::default()
+    };
+    if let Err(e) = sim.set_resource(id, patch) {
+        eprintln!("demo: could not make {id} flaky: {e}");
+    }
 }
 
 fn print_cycle(

@@ -10,7 +10,7 @@ use serde_json::Value;
 use super::Exit;
 use crate::acronis::client::{AcronisClient, Scope, WatchedTenant};
 use crate::acronis::error::ApiError;
-use crate::acronis::model::AggregateStatus;
+use crate::acronis::model::{AggregateStatus, PlatformAlert};
 use crate::config::{Config, TenantSelection, resource_type};
 use crate::model::human_duration;
 
@@ -442,21 +442,77 @@ async fn attributes(d: &mut Doctor, client: &AcronisClient, target: &WatchedTena
     }
 }
 
-/// Step 8: Alert Manager (the platform's own alerts).
+/// Step 8: Alert Manager (the platform's own alerts), read as platform rules read it:
+/// the open alerts, then an incremental read with dismissed ones.
 async fn alert_manager(d: &mut Doctor, client: &AcronisClient, target: &WatchedTenant) {
-    d.step("Alert Manager (platform alerts)");
-    let query = [("limit", "1".to_string())];
-    match client
-        .probe(&target.scope, Some(&target.id), ALERTS, &query)
+    d.step("Alert Manager (platform alerts, for source = \"platform\" rules)");
+    let open = [
+        ("order", "desc(created_at)".to_string()),
+        ("limit", SAMPLE.to_string()),
+    ];
+    let page = match client
+        .probe(&target.scope, Some(&target.id), ALERTS, &open)
         .await
     {
-        Ok(page) => d.ok(format!(
-            "reachable; {} alert(s) on a first page of 1",
-            page["items"].as_array().map_or(0, Vec::len)
-        )),
+        Ok(page) => page,
+        Err(e) => {
+            d.note(format!(
+                "not reachable ({e}): platform rules cannot read alerts with this client (each \
+                 failed read is logged and counted; resource polling is not affected); give \
+                 the API client a role that can read alerts, or remove the platform rules"
+            ));
+            return;
+        }
+    };
+    let items = page["items"].as_array().cloned().unwrap_or_default();
+    let read: Vec<_> = items.iter().map(PlatformAlert::from_json).collect();
+    let bad = read.iter().filter(|r| r.is_err()).count();
+    let alerts: Vec<PlatformAlert> = read.into_iter().flatten().collect();
+    let mut kinds: BTreeMap<String, usize> = BTreeMap::new();
+    for a in &alerts {
+        *kinds
+            .entry(format!("{} {} ({})", a.severity, a.kind, a.category))
+            .or_default() += 1;
+    }
+    let summary = kinds
+        .iter()
+        .map(|(k, n)| format!("{n} x {k}"))
+        .collect::<Vec<_>>()
+        .join(", ");
+    d.ok(format!(
+        "reachable; {} open alert(s) on a first page of {SAMPLE}{}",
+        alerts.len(),
+        if summary.is_empty() {
+            String::new()
+        } else {
+            format!(": {summary}")
+        }
+    ));
+    if bad > 0 {
+        d.note(format!(
+            "{bad} item(s) have no id and would be passed over (logged once per read)"
+        ));
+    }
+    if alerts.iter().any(|a| a.updated_at.is_none()) {
+        d.note(
+            "some alerts carry no updatedAt: incremental reads cannot move past them; the \
+             complete listing with each full pass still resolves dismissed ones",
+        );
+    }
+    let incremental = [
+        ("order", "desc(created_at)".to_string()),
+        ("limit", "1".to_string()),
+        ("updated_at", "gt(0)".to_string()),
+        ("show_deleted", "true".to_string()),
+    ];
+    match client
+        .probe(&target.scope, Some(&target.id), ALERTS, &incremental)
+        .await
+    {
+        Ok(_) => d.ok("updated_at=gt(...) with show_deleted=true is accepted (incremental reads)"),
         Err(e) => d.note(format!(
-            "not reachable ({e}): platform alerts cannot be read with this client; resource \
-             polling is not affected"
+            "an incremental read was refused ({e}): platform rules would fail each read \
+             between full passes; report the message"
         )),
     }
 }

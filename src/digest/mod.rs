@@ -33,7 +33,8 @@ use crate::model::{
 };
 use crate::notify::Rendered;
 use crate::notify::render::{
-    Changes, DigestContext, DigestMachine, DigestProblem, Renderer, Totals,
+    Changes, DigestAgent, DigestContext, DigestMachine, DigestProblem, DigestScore, Renderer,
+    Totals,
 };
 use crate::state::{StateError, Store};
 
@@ -42,6 +43,10 @@ use crate::state::{StateError, Store};
 pub const MAX_MACHINES: usize = 300;
 /// Most names each "changes" list shows; the counts are always whole.
 pub const MAX_CHANGE_NAMES: usize = 20;
+/// Most offline agents a digest lists (longest offline first); the rest are counted.
+pub const MAX_AGENTS: usize = 20;
+/// How many of the lowest CyberFit scores a digest lists.
+pub const LOWEST_SCORES: usize = 5;
 /// The period shown by a tenant's first digest.
 const FIRST_PERIOD: chrono::Duration = chrono::Duration::days(7);
 
@@ -214,6 +219,7 @@ pub fn build(
     machines.truncate(MAX_MACHINES);
 
     let changes = changes(previous, &record);
+    let (agents_offline, agents_offline_count) = agents_offline(&data.resources);
     Built {
         context: DigestContext {
             tenant: data.tenant.clone(),
@@ -225,9 +231,50 @@ pub fn build(
             machines_more,
             problems,
             changes,
+            agents_offline,
+            agents_offline_count,
+            cyberfit_lowest: cyberfit_lowest(&data.resources),
         },
         record,
     }
+}
+
+/// The machines whose agent is offline, longest offline first (never seen online
+/// last), at most [`MAX_AGENTS`]; and how many there are.
+fn agents_offline(resources: &[StoredResource]) -> (Vec<DigestAgent>, usize) {
+    let mut list: Vec<DigestAgent> = resources
+        .iter()
+        .filter_map(|r| {
+            let a = r.agent.as_ref().filter(|a| a.online == Some(false))?;
+            Some(DigestAgent {
+                name: r.name.clone(),
+                since: a.offline_since.map(|t| t.0),
+                version: a.version.clone(),
+            })
+        })
+        .collect();
+    let count = list.len();
+    list.sort_by(|a, b| {
+        (a.since.is_none(), a.since, &a.name).cmp(&(b.since.is_none(), b.since, &b.name))
+    });
+    list.truncate(MAX_AGENTS);
+    (list, count)
+}
+
+/// The [`LOWEST_SCORES`] lowest CyberFit scores, lowest first.
+fn cyberfit_lowest(resources: &[StoredResource]) -> Vec<DigestScore> {
+    let mut list: Vec<DigestScore> = resources
+        .iter()
+        .filter_map(|r| {
+            Some(DigestScore {
+                name: r.name.clone(),
+                score: r.cyberfit?,
+            })
+        })
+        .collect();
+    list.sort_by(|a, b| (a.score, &a.name).cmp(&(b.score, &b.name)));
+    list.truncate(LOWEST_SCORES);
+    list
 }
 
 /// Render `built` and wrap it as an outbox item for the digest channel (no id yet:

@@ -285,3 +285,67 @@ fn the_chart_adds_up_to_100_percent_and_shows_every_status_present() {
     assert_eq!(sum, 100);
     assert!(chart.iter().all(|s| s["percent"].as_u64().unwrap() >= 1));
 }
+
+#[test]
+fn agents_offline_longest_first_and_the_lowest_cyberfit_scores() {
+    use crate::acronis::model::Timestamp;
+    use crate::model::Agent;
+    let agent = |online: bool, since: Option<&str>| {
+        Some(Agent {
+            online: Some(online),
+            enabled: Some(true),
+            version: Some("15.0.36137".into()),
+            offline_since: since.map(|s| Timestamp(t(s))),
+        })
+    };
+    let mut resources = Vec::new();
+    for (id, online, since, score) in [
+        ("a", false, Some("2026-11-22T08:00:00Z"), Some(700)),
+        ("b", false, Some("2026-11-20T08:00:00Z"), Some(400)),
+        ("c", true, None, Some(578)),
+        ("d", false, None, None),
+        ("e", true, None, Some(850)),
+        ("f", true, None, Some(12)),
+        ("g", true, None, Some(600)),
+        ("h", true, None, Some(601)),
+    ] {
+        let mut m = machine(id, "ok");
+        m.agent = agent(online, since);
+        m.cyberfit = score;
+        resources.push(m);
+    }
+    let built = build(
+        &tenant(resources, vec![]),
+        None,
+        &evaluator(),
+        "UTC",
+        t(NOW),
+    );
+    let c = &built.context;
+    let offline: Vec<&str> = c.agents_offline.iter().map(|a| a.name.as_str()).collect();
+    assert_eq!(
+        offline,
+        ["host-b", "host-a", "host-d"],
+        "longest first, unknown last"
+    );
+    assert_eq!(c.agents_offline_count, 3);
+    assert_eq!(c.agents_offline[0].since, Some(t("2026-11-20T08:00:00Z")));
+    let lowest: Vec<(&str, u32)> = c
+        .cyberfit_lowest
+        .iter()
+        .map(|s| (s.name.as_str(), s.score))
+        .collect();
+    assert_eq!(
+        lowest,
+        [
+            ("host-f", 12),
+            ("host-b", 400),
+            ("host-c", 578),
+            ("host-g", 600),
+            ("host-h", 601)
+        ]
+    );
+    let json = c.to_json(t(NOW), None);
+    assert_eq!(json["agents_offline"][0]["since_human"], "3d");
+    assert_eq!(json["cyberfit_lowest"][0]["score"], 12);
+}

@@ -10,6 +10,7 @@
 //! - `change.rs`: one resource in a transaction: read it and its live alerts, plan,
 //!   write what the plan says, move its deadline entry;
 //! - `page.rs`: a poll's page (`commit_page`);
+//! - `platform.rs`: an Alert Manager read of a tenant (`commit_platform`);
 //! - `recheck.rs`: due deadlines (`run_deadlines`), every resource after a rule or
 //!   silence change (`recheck_all`), a tenant no longer watched (`forget_tenant`).
 //!
@@ -27,12 +28,14 @@
 
 mod change;
 mod page;
+mod platform;
 mod recheck;
 
 use crate::alerts::Transitions;
 use crate::model::{AlertRecord, Miss, StatusChange, StoredResource};
 
 pub use page::{commit_known, commit_page};
+pub use platform::{PlatformRead, commit_platform};
 pub use recheck::{Summary, forget_tenant, recheck_all, run_deadlines};
 
 /// Why a resource is looked at.

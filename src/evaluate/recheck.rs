@@ -135,6 +135,14 @@ pub fn forget_tenant(
         };
         commit_quietly(store, &page, &silent, now)?;
     }
+    // Its platform alerts end the same way: a complete listing with none open.
+    let none = super::PlatformRead {
+        tenant: tenant.to_string(),
+        complete: true,
+        ..super::PlatformRead::default()
+    };
+    super::platform::commit_quietly(store, &none, &silent, now)?;
+    store.forget_platform(tenant)?;
     store.forget_tenant_bookkeeping(tenant)?;
     Ok(ids.len())
 }

@@ -26,6 +26,17 @@ impl Severity {
         }
     }
 
+    /// A platform alert's severity (`ok information warning error critical`) as ours:
+    /// `ok` and `information` are info; anything unknown is a warning.
+    pub fn from_platform(s: &str) -> Severity {
+        match s {
+            "critical" => Severity::Critical,
+            "error" => Severity::Error,
+            "ok" | "information" | "info" => Severity::Info,
+            _ => Severity::Warning,
+        }
+    }
+
     pub fn as_str(&self) -> &'static str {
         match self {
             Severity::Critical => "critical",

@@ -17,10 +17,11 @@ pub use alert::{AlertRecord, AlertStatus, Severity, Told, alert_key};
 pub use digest::DigestRecord;
 pub use outbox::{
     AgentSnapshot, AlertSnapshot, DigestMail, GroupKey, MAX_ITEM_ALERTS, OutboxItem,
-    PolicySnapshot, ResourceRef, RuleInfo, TenantRef, human_duration,
+    PlatformSnapshot, PolicySnapshot, ResourceRef, RuleInfo, TenantRef, human_duration,
 };
 pub use resource::{
-    Agent, LiveAlert, Miss, MissCheck, PageCommit, StatusChange, StoredResource, Watch,
+    Agent, LiveAlert, Miss, MissCheck, PLATFORM_ALERT_TYPE, PageCommit, StatusChange,
+    StoredResource, Watch,
 };
 pub use tenant::{
     FiledTenant, PollMode, TenantNames, TenantPoll, TenantRecord, display_name, tenant_name,

@@ -71,6 +71,22 @@ pub struct AlertSnapshot {
     /// Protection plan names (`aggregate.names`).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub plans: Vec<String>,
+    /// The Alert Manager alert (platform rules).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub platform: Option<PlatformSnapshot>,
+}
+
+/// An Alert Manager alert as a notification shows it, in the platform's words.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PlatformSnapshot {
+    pub id: String,
+    /// The platform's alert type, e.g. `BackupFailed`.
+    pub kind: String,
+    pub category: String,
+    /// The platform's own severity name.
+    pub severity: String,
+    pub title: String,
+    pub description: Option<String>,
 }
 
 /// A resource's agent as an alert shows it.

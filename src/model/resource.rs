@@ -90,6 +90,33 @@ impl StoredResource {
     }
 }
 
+/// The `type` a platform alert has where a resource's would be (silences and
+/// `match.name` see a platform alert as a resource of this type).
+pub const PLATFORM_ALERT_TYPE: &str = "platform.alert";
+
+impl StoredResource {
+    /// A platform alert seen as a resource of `tenant`: named after the machine it is
+    /// about (or its title), its status the platform's severity.
+    pub fn platform(tenant: &str, a: &crate::acronis::model::PlatformAlert) -> StoredResource {
+        StoredResource {
+            tenant_id: tenant.to_string(),
+            id: a.id.clone(),
+            name: a.resource_name.clone().unwrap_or_else(|| a.title.clone()),
+            kind: PLATFORM_ALERT_TYPE.to_string(),
+            api_tenant_id: a.tenant.clone(),
+            agent_id: None,
+            external_id: None,
+            status: AggregateStatus::parse(&a.severity),
+            plans: None,
+            created_at: a.created_at.map(Timestamp),
+            updated_at: a.updated_at.map(Timestamp),
+            policies: Vec::new(),
+            agent: None,
+            cyberfit: None,
+        }
+    }
+}
+
 /// A resource whose status a commit changed (`to: None`: it was deleted).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct StatusChange {

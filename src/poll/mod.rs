@@ -32,12 +32,12 @@ pub use source::StatusSource;
 use tokio::sync::Semaphore;
 use tracing::Instrument;
 
-use crate::acronis::client::{PageRequest, Scope, WatchedTenant, newest_update};
+use crate::acronis::client::{AlertRequest, PageRequest, Scope, WatchedTenant, newest_update};
 use crate::acronis::error::ApiError;
-use crate::acronis::model::{ResourceStatus, Timestamp};
+use crate::acronis::model::{PlatformAlert, ResourceStatus, Timestamp};
 use crate::alerts::{AlertSettings, Transitions};
 use crate::config::{Incremental, resource_type};
-use crate::evaluate::{commit_known, commit_page};
+use crate::evaluate::{PlatformRead, commit_known, commit_page, commit_platform};
 use crate::model::{
     FiledTenant, Miss, MissCheck, PageCommit, PollMode, StatusChange, StoredResource, TenantPoll,
 };
@@ -110,6 +110,10 @@ pub struct TenantReport {
     /// Outbox items it created.
     pub enqueued: usize,
     pub duration: Duration,
+    /// Alert Manager (platform rules only): the alerts read, and why the read failed
+    /// (it never fails the tenant's poll).
+    pub platform_alerts: Option<usize>,
+    pub platform_error: Option<String>,
 }
 
 /// A tenant's poll outcome.
@@ -337,7 +341,113 @@ impl<S: StatusSource + 'static> TenantJob<S> {
                 report.misses
             );
         }
+        if self.alerts.rules.iter().any(|r| r.condition.is_platform()) {
+            let full = report.full;
+            match self.platform(tenant, now, full, &mut report).await {
+                Ok(n) => report.platform_alerts = Some(n),
+                Err(e) => {
+                    // The resources are committed: their poll stands.
+                    tracing::warn!(
+                        tenant = %tenant.id,
+                        "Alert Manager read failed; the platform alerts are read again at \
+                         the next poll: {e}"
+                    );
+                    metrics::counter!(crate::telemetry::PLATFORM_FAILURES, "tenant" => tenant.id.clone())
+                        .increment(1);
+                    report.platform_error = Some(e.to_string());
+                }
+            }
+        }
         Ok(report)
+    }
+
+    /// Read the tenant's Alert Manager alerts and commit them with their evaluation:
+    /// incrementally (`updated_at=gt(watermark - overlap)`, dismissed ones included)
+    /// after a first complete listing, and a complete listing of the open alerts with
+    /// each full pass (a stored alert it lacks was dismissed). Returns the alerts read.
+    async fn platform(
+        &self,
+        tenant: &WatchedTenant,
+        now: DateTime<Utc>,
+        full: bool,
+        report: &mut TenantReport,
+    ) -> Result<usize, PollError> {
+        let id = tenant.id.clone();
+        let prev = self.blocking(move |s| s.platform_watermark(&id)).await?;
+        let complete = full || prev.is_none();
+        let overlap = i64::try_from(self.settings.overlap.as_nanos()).unwrap_or(i64::MAX);
+        let updated_after = prev
+            .filter(|_| !complete)
+            .map(|w| w.saturating_sub(overlap));
+        let mut alerts: Vec<PlatformAlert> = Vec::new();
+        let mut malformed = 0usize;
+        let mut first_bad: Option<String> = None;
+        let mut after: Option<String> = None;
+        let mut pages = 0usize;
+        loop {
+            let req = AlertRequest {
+                updated_after,
+                show_deleted: !complete,
+                after: after.as_deref(),
+            };
+            let page = self.source.alert_page(tenant, req).await?;
+            pages += 1;
+            for item in &page.items {
+                match PlatformAlert::from_json(item) {
+                    Ok(a) => alerts.push(a),
+                    Err(e) => {
+                        malformed += 1;
+                        first_bad.get_or_insert(e);
+                    }
+                }
+            }
+            match page.paging.cursors.after.filter(|a| !a.is_empty()) {
+                Some(next) if !page.items.is_empty() && after.as_ref() != Some(&next) => {
+                    after = Some(next);
+                }
+                _ => break,
+            }
+            if pages >= MAX_PAGES {
+                return Err(PollError::Paging {
+                    tenant: tenant.id.clone(),
+                    pages,
+                    reason: "Alert Manager paging does not end".to_string(),
+                });
+            }
+        }
+        if let Some(first) = first_bad {
+            tracing::warn!(
+                tenant = %tenant.id,
+                malformed,
+                "Alert Manager items passed over (the rest are read): {first}"
+            );
+        }
+        // A listing can bring an alert twice (it moved between pages): the later copy.
+        let mut seen = HashSet::new();
+        alerts.reverse();
+        alerts.retain(|a| seen.insert(a.id.clone()));
+        alerts.reverse();
+        let newest = alerts
+            .iter()
+            .filter_map(|a| a.updated_at.and_then(|t| t.timestamp_nanos_opt()))
+            .max();
+        let read = PlatformRead {
+            tenant: tenant.id.clone(),
+            complete,
+            // Never backwards, and from the server's times only (the worker's clock may
+            // differ from the datacenter's).
+            watermark: newest.max(prev),
+            alerts,
+        };
+        let n = read.alerts.len();
+        let settings = self.alerts.clone();
+        let done = self
+            .blocking(move |s| commit_platform(&s, &read, &settings, now))
+            .await?;
+        report.transitions += done.transitions;
+        report.enqueued += done.enqueued;
+        tracing::debug!(tenant = %tenant.id, complete, pages, alerts = n, "Alert Manager read");
+        Ok(n)
     }
 
     /// What a full pass did not see is looked up by id before it is forgotten: a pass

@@ -3,9 +3,9 @@
 
 use std::future::Future;
 
-use crate::acronis::client::{AcronisClient, PageRequest, WatchedTenant};
+use crate::acronis::client::{AcronisClient, AlertRequest, PageRequest, WatchedTenant};
 use crate::acronis::error::ApiError;
-use crate::acronis::model::{ResourceStatus, StatusPage};
+use crate::acronis::model::{AlertPage, ResourceStatus, StatusPage};
 
 /// Anything that serves `resource_statuses` pages, newest first.
 pub trait StatusSource: Send + Sync {
@@ -22,6 +22,16 @@ pub trait StatusSource: Send + Sync {
         tenant: &WatchedTenant,
         ids: &[String],
     ) -> impl Future<Output = Result<Vec<ResourceStatus>, ApiError>> + Send;
+
+    /// One page of Alert Manager alerts (platform rules). A source without Alert
+    /// Manager has none.
+    fn alert_page(
+        &self,
+        _tenant: &WatchedTenant,
+        _req: AlertRequest<'_>,
+    ) -> impl Future<Output = Result<AlertPage, ApiError>> + Send {
+        async { Ok(AlertPage::default()) }
+    }
 }
 
 impl StatusSource for AcronisClient {
@@ -39,5 +49,13 @@ impl StatusSource for AcronisClient {
         ids: &[String],
     ) -> Result<Vec<ResourceStatus>, ApiError> {
         self.statuses_by_id(tenant, ids).await
+    }
+
+    async fn alert_page(
+        &self,
+        tenant: &WatchedTenant,
+        req: AlertRequest<'_>,
+    ) -> Result<AlertPage, ApiError> {
+        AcronisClient::alert_page(self, tenant, req).await
     }
 }

@@ -72,7 +72,7 @@ impl Transition {
 /// status rule; for a policy rule, the first policy of the rule's type (the API sends
 /// one entry per type).
 pub fn subject<'a>(rule: &Rule, r: &'a StoredResource) -> Option<Subject<'a>> {
-    if !rule.matcher.matches(r) {
+    if rule.condition.is_platform() || !rule.matcher.matches(r) {
         return None;
     }
     match rule.condition.policy() {
@@ -102,6 +102,7 @@ pub fn condition_holds(rule: &Rule, s: &Subject<'_>, now: DateTime<Utc>) -> bool
             .as_ref()
             .is_some_and(|a| a.enabled == Some(false)),
         Condition::CyberfitBelow(n) => s.resource.cyberfit.is_some_and(|c| c < *n),
+        Condition::Platform(_) => false,
     }
 }
 
@@ -136,7 +137,8 @@ fn threshold(rule: &Rule, s: &Subject<'_>) -> Option<DateTime<Utc>> {
         | Condition::LastRunFailed { .. }
         | Condition::AgentOfflineFor(_)
         | Condition::AgentDisabled
-        | Condition::CyberfitBelow(_) => None,
+        | Condition::CyberfitBelow(_)
+        | Condition::Platform(_) => None,
         Condition::Stale { older_than, .. } => {
             let since = match policy.last_success_run {
                 Some(t) => t.0,
@@ -176,6 +178,16 @@ pub fn transition(
     now: DateTime<Utc>,
 ) -> Transition {
     let holds = current.is_some_and(|s| condition_holds(rule, s, now));
+    transition_to(rule, prior, holds, now)
+}
+
+/// The transition of an alert whose condition now `holds` (or not), from `prior`.
+pub fn transition_to(
+    rule: &Rule,
+    prior: Option<&Prior>,
+    holds: bool,
+    now: DateTime<Utc>,
+) -> Transition {
     let was_firing = prior.is_some_and(|p| p.firing);
     match (was_firing, holds) {
         (false, false) => Transition::Nothing,

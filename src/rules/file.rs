@@ -13,8 +13,8 @@ use std::time::Duration;
 
 use toml::de::{DeTable, DeValue};
 
-use super::when::{condition, matcher};
-use super::{Flap, Rule, RuleSet, Severity};
+use super::when::{condition, matcher, platform_match};
+use super::{Condition, Flap, Rule, RuleSet, Severity};
 use crate::config::reader::{Ctx, Item, Str, Table};
 use crate::config::value::{self, DURATION_STRING};
 use crate::config::{Config, ConfigError, Location};
@@ -23,8 +23,9 @@ use crate::config::{Config, ConfigError, Location};
 pub type RuleError = crate::config::ConfigError;
 
 const TOP_KEYS: [&str; 1] = ["rule"];
-const RULE_KEYS: [&str; 10] = [
+const RULE_KEYS: [&str; 11] = [
     "name",
+    "source",
     "description",
     "severity",
     "notify",
@@ -148,6 +149,8 @@ fn rule(table: &Table<'_>, config: &Config, names: &mut Names) -> Result<Rule, C
     names.insert(name.value.clone(), (name.key, name.at));
 
     let description = table.opt_string("description")?.map(|s| s.value);
+    let platform = source(table)?;
+    let severity_set = table.get("severity").is_some();
     let severity = match table.opt_string("severity")? {
         Some(s) => Severity::parse(&s.value).ok_or_else(|| ConfigError::InvalidValue {
             problem: format!(
@@ -164,8 +167,23 @@ fn rule(table: &Table<'_>, config: &Config, names: &mut Names) -> Result<Rule, C
         Some(item) => channels(&item, config)?,
         None => Vec::new(),
     };
-    let condition = condition(table)?;
-    let matcher = matcher(table)?;
+    let (condition, matcher, severity) = if platform {
+        let (mut filter, matcher) = platform_match(table)?;
+        filter.own_severity = !severity_set;
+        // The message's severity when the alerts' own differ: the worst the filter admits.
+        let severity = match severity_set {
+            true => severity,
+            false => filter
+                .severities
+                .iter()
+                .map(|s| Severity::from_platform(s))
+                .max()
+                .unwrap_or(Severity::Critical),
+        };
+        (Condition::Platform(filter), matcher, severity)
+    } else {
+        (condition(table)?, matcher(table)?, severity)
+    };
     let repeat = match table.get("repeat") {
         Some(item) => Some(positive_duration(
             &item,
@@ -201,6 +219,40 @@ fn rule(table: &Table<'_>, config: &Config, names: &mut Names) -> Result<Rule, C
         file: table.ctx.file.to_path_buf(),
         line,
     })
+}
+
+/// `source`: `"resources"` (the default) or `"platform"` (Alert Manager alerts).
+/// A platform rule has no `when`: its filters are `match.*`.
+fn source(table: &Table<'_>) -> Result<bool, ConfigError> {
+    let Some(s) = table.opt_string("source")? else {
+        return Ok(false);
+    };
+    let platform = match s.value.as_str() {
+        "platform" => true,
+        "resources" => false,
+        _ => {
+            return Err(ConfigError::InvalidValue {
+                problem: format!(
+                    "unknown source {}: expected \"resources\" (resource statuses, the default) \
+                     or \"platform\" (Acronis Alert Manager alerts)",
+                    s.shown()
+                ),
+                at: s.at,
+                key: s.key,
+            });
+        }
+    };
+    if let (true, Some(when)) = (platform, table.get("when")) {
+        return Err(ConfigError::InvalidValue {
+            at: when.key_at(),
+            key: when.key.clone(),
+            problem: "a platform rule (source = \"platform\") watches Alert Manager alerts, not \
+                      resource statuses: it has no when.* conditions; filter with \
+                      match.severity, match.category, match.alert_type, match.tenant"
+                .to_string(),
+        });
+    }
+    Ok(platform)
 }
 
 /// `flap = { changes = 4, within = "1h" }`.

@@ -19,6 +19,7 @@ use std::time::Duration;
 
 pub use eval::{
     Prior, Subject, Transition, condition_holds, next_flip, repeat_due_at, subject, transition,
+    transition_to,
 };
 pub use file::{RuleError, load, parse, parse_files};
 pub use matcher::Matcher;
@@ -55,6 +56,47 @@ pub enum Condition {
     AgentDisabled,
     /// `when.cyberfit_below = N`: the CyberFit score is below N (no score: never).
     CyberfitBelow(u32),
+    /// `source = "platform"`: an Alert Manager alert matching these filters is open.
+    /// Never holds for a resource.
+    Platform(PlatformFilter),
+}
+
+/// A platform rule's alert filters (`match.severity`, `match.category`,
+/// `match.alert_type`); empty lists match everything.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Default)]
+pub struct PlatformFilter {
+    /// Platform severities: `ok information warning error critical`.
+    pub severities: Vec<String>,
+    /// Globs on the alert's category, case-insensitive.
+    pub categories: Vec<glob::Pattern>,
+    /// Globs on the alert's type, case-insensitive.
+    pub alert_types: Vec<glob::Pattern>,
+    /// The rule wrote no `severity`: each alert has the platform's own.
+    pub own_severity: bool,
+}
+
+impl PlatformFilter {
+    /// The severities a platform sends (`match.severity` takes these).
+    pub const SEVERITIES: [&'static str; 5] = ["ok", "information", "warning", "error", "critical"];
+
+    pub fn matches(&self, a: &crate::acronis::model::PlatformAlert) -> bool {
+        let opts = glob::MatchOptions {
+            case_sensitive: false,
+            require_literal_separator: false,
+            require_literal_leading_dot: false,
+        };
+        (self.severities.is_empty() || self.severities.contains(&a.severity))
+            && (self.categories.is_empty()
+                || self
+                    .categories
+                    .iter()
+                    .any(|g| g.matches_with(&a.category, opts)))
+            && (self.alert_types.is_empty()
+                || self
+                    .alert_types
+                    .iter()
+                    .any(|g| g.matches_with(&a.kind, opts)))
+    }
 }
 
 impl Condition {
@@ -66,13 +108,19 @@ impl Condition {
         )
     }
 
+    /// Whether it watches Alert Manager alerts (`source = "platform"`), not resources.
+    pub fn is_platform(&self) -> bool {
+        matches!(self, Condition::Platform(_))
+    }
+
     /// The policy type a policy condition is about; None for status conditions.
     pub fn policy(&self) -> Option<&str> {
         match self {
             Condition::Status(_)
             | Condition::AgentOfflineFor(_)
             | Condition::AgentDisabled
-            | Condition::CyberfitBelow(_) => None,
+            | Condition::CyberfitBelow(_)
+            | Condition::Platform(_) => None,
             Condition::Stale { policy, .. }
             | Condition::Overdue { policy, .. }
             | Condition::LastRunFailed { policy } => Some(policy),
@@ -149,13 +197,17 @@ impl RuleSet {
 }
 
 /// The shipped rule files, built into the binary for `demo` (which needs no files).
-pub const SHIPPED: [(&str, &str); 4] = [
+pub const SHIPPED: [(&str, &str); 5] = [
     ("rules/agents.toml", include_str!("../../rules/agents.toml")),
     (
         "rules/machines.toml",
         include_str!("../../rules/machines.toml"),
     ),
     ("rules/backup.toml", include_str!("../../rules/backup.toml")),
+    (
+        "rules/platform.toml",
+        include_str!("../../rules/platform.toml"),
+    ),
     (
         "rules/security.toml",
         include_str!("../../rules/security.toml"),

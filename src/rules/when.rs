@@ -6,7 +6,7 @@
 //! write instead.
 
 use super::file::{list, positive_duration};
-use super::{Condition, Matcher};
+use super::{Condition, Matcher, PlatformFilter};
 use crate::acronis::model::AggregateStatus;
 use crate::config::ConfigError;
 use crate::config::reader::{Item, Str, Table};
@@ -259,15 +259,7 @@ pub(super) fn matcher(rule: &Table<'_>) -> Result<Matcher, ConfigError> {
          match.name = [\"sql-*\"]",
     )?;
     table.allow(&MATCH_KEYS)?;
-    let filter = |name: &str, expected: &str| -> Result<Vec<Str>, ConfigError> {
-        let Some(item) = table.get(name) else {
-            return Ok(Vec::new());
-        };
-        list(&item, expected)?
-            .into_iter()
-            .map(|s| s.non_empty(expected))
-            .collect()
-    };
+    let filter = |name: &str, expected: &str| filter_list(&table, name, expected);
     let types = filter(
         "type",
         "an array of resource types, like [\"resource.machine\"]",
@@ -299,6 +291,90 @@ pub(super) fn matcher(rule: &Table<'_>) -> Result<Matcher, ConfigError> {
             problem,
         }
     })
+}
+
+/// `match.*` of a platform rule: `severity` (platform severities), `category` and
+/// `alert_type` (globs), `tenant` and `name` (the machine the alert is about, if any).
+pub(super) fn platform_match(rule: &Table<'_>) -> Result<(PlatformFilter, Matcher), ConfigError> {
+    let Some(item) = rule.get("match") else {
+        return Ok((PlatformFilter::default(), Matcher::default()));
+    };
+    let table = item.table(
+        "a table of filters, like match.severity = [\"critical\"], match.category = [\"backup*\"]",
+    )?;
+    table.allow(&["severity", "category", "alert_type", "tenant", "name"])?;
+    let strings = |name: &str, expected: &str| filter_list(&table, name, expected);
+    let globs = |name: &str, expected: &str| -> Result<Vec<glob::Pattern>, ConfigError> {
+        strings(name, expected)?
+            .into_iter()
+            .map(|s| {
+                glob::Pattern::new(&s.value).map_err(|e| ConfigError::InvalidValue {
+                    problem: format!(
+                        "{} is not a valid glob ({}): expected a pattern with *, ? or [a-z]",
+                        s.shown(),
+                        e.msg
+                    ),
+                    at: s.at.clone(),
+                    key: s.key.clone(),
+                })
+            })
+            .collect()
+    };
+    let mut severities = Vec::new();
+    for s in strings(
+        "severity",
+        "an array of platform severities, like [\"critical\"]",
+    )? {
+        if !PlatformFilter::SEVERITIES.contains(&s.value.as_str()) {
+            return Err(ConfigError::InvalidValue {
+                problem: format!(
+                    "unknown platform severity {}: expected one of {}",
+                    s.shown(),
+                    PlatformFilter::SEVERITIES.join(", ")
+                ),
+                at: s.at,
+                key: s.key,
+            });
+        }
+        severities.push(s.value);
+    }
+    let filter = PlatformFilter {
+        severities,
+        categories: globs("category", "an array of category globs, like [\"backup*\"]")?,
+        alert_types: globs(
+            "alert_type",
+            "an array of alert type globs, like [\"Backup*\"]",
+        )?,
+        own_severity: false,
+    };
+    let values = |list: Vec<Str>| list.into_iter().map(|s| s.value).collect::<Vec<_>>();
+    let tenants = values(strings(
+        "tenant",
+        "an array of tenant ids, like [\"3b6f...\"]",
+    )?);
+    let names = values(strings(
+        "name",
+        "an array of machine name globs, like [\"sql-*\"]",
+    )?);
+    let matcher =
+        Matcher::new(Vec::new(), tenants, &names).map_err(|problem| ConfigError::InvalidValue {
+            at: item.at(),
+            key: table.child_key("name"),
+            problem,
+        })?;
+    Ok((filter, matcher))
+}
+
+/// `match.NAME` as a list of non-empty strings (one string is a list of one); empty
+/// when absent.
+fn filter_list(table: &Table<'_>, name: &str, expected: &str) -> Result<Vec<Str>, ConfigError> {
+    let Some(item) = table.get(name) else {
+        return Ok(Vec::new());
+    };
+    list(&item, expected)?
+        .into_iter()
+        .map(|s| s.non_empty(expected))
+        .collect()
 }
 
 /// The one of two keys written later in the file: where a "cannot be combined" points.

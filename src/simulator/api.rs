@@ -17,7 +17,7 @@ use super::counters::Endpoint;
 use super::errors::rm;
 use super::faults::{self, Alter, Fault, Outcome};
 use super::render::http_date;
-use super::{Simulator, account, control, idp, statuses};
+use super::{Simulator, account, alerts, control, idp, statuses};
 
 pub(crate) fn router(sim: Simulator) -> Router {
     Router::new()
@@ -30,6 +30,7 @@ pub(crate) fn router(sim: Simulator) -> Router {
             "/api/resource_management/v4/resource_statuses",
             get(resource_statuses),
         )
+        .route("/api/alert_manager/v1/alerts", get(platform_alerts))
         .merge(control::routes())
         .fallback(not_found)
         .layer(middleware::from_fn_with_state(sim.clone(), date_header))
@@ -141,6 +142,19 @@ async fn resource_statuses(
     let query = query.unwrap_or_default();
     gate(&sim, Endpoint::ResourceStatuses, fault, |alter| {
         statuses::list(&mut sim.world(), &headers, &query, alter)
+    })
+    .await
+}
+
+async fn platform_alerts(
+    State(sim): State<Simulator>,
+    headers: HeaderMap,
+    RawQuery(query): RawQuery,
+) -> Response {
+    let fault = sim.world().admit(Endpoint::PlatformAlerts, &headers, None);
+    let query = query.unwrap_or_default();
+    gate(&sim, Endpoint::PlatformAlerts, fault, |alter| {
+        alerts::list(&mut sim.world(), &headers, &query, alter)
     })
     .await
 }

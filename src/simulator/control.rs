@@ -29,6 +29,8 @@ pub(crate) fn routes() -> Router<Simulator> {
         )
         .route("/_sim/touch", post(touch))
         .route("/_sim/tenants/{id}", post(patch_tenant))
+        .route("/_sim/alerts", get(list_alerts).post(raise_alert))
+        .route("/_sim/alerts/{id}", post(update_alert))
         .route(
             "/_sim/faults",
             get(faults).post(add_faults).delete(clear_faults),
@@ -234,6 +236,24 @@ async fn patch_tenant(
     sim.set_tenant_enabled(&id, patch.enabled)
         .map_err(refused)?;
     ok(json!({ "id": id, "enabled": patch.enabled }))
+}
+
+async fn list_alerts(State(sim): State<Simulator>) -> Answer {
+    ok(json!({ "items": sim.alerts() }))
+}
+
+async fn raise_alert(State(sim): State<Simulator>, bytes: Bytes) -> Answer {
+    let spec: super::AlertSpec = body(&bytes)?;
+    ok(sim.raise_alert(spec).map_err(refused)?)
+}
+
+async fn update_alert(
+    State(sim): State<Simulator>,
+    Path(id): Path<String>,
+    bytes: Bytes,
+) -> Answer {
+    let update: super::AlertUpdate = body(&bytes)?;
+    ok(sim.update_alert(&id, update).map_err(refused)?)
 }
 
 async fn config(State(sim): State<Simulator>) -> Answer {

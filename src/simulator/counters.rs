@@ -22,6 +22,8 @@ pub enum Endpoint {
     TenantChildren,
     /// `GET /api/resource_management/v4/resource_statuses`
     ResourceStatuses,
+    /// `GET /api/alert_manager/v1/alerts`
+    PlatformAlerts,
 }
 
 /// Requests received per endpoint.
@@ -33,6 +35,14 @@ pub struct RequestCounts {
     pub tenants: u64,
     pub tenant_children: u64,
     pub resource_statuses: u64,
+    /// Shown once Alert Manager was asked (the counters of a worker without platform
+    /// rules read as they always did).
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub platform_alerts: u64,
+}
+
+fn is_zero(n: &u64) -> bool {
+    *n == 0
 }
 
 impl RequestCounts {
@@ -44,6 +54,7 @@ impl RequestCounts {
             Endpoint::Tenants => &mut self.tenants,
             Endpoint::TenantChildren => &mut self.tenant_children,
             Endpoint::ResourceStatuses => &mut self.resource_statuses,
+            Endpoint::PlatformAlerts => &mut self.platform_alerts,
         };
         *slot += 1;
     }
@@ -56,6 +67,7 @@ impl RequestCounts {
             + self.tenants
             + self.tenant_children
             + self.resource_statuses
+            + self.platform_alerts
     }
 }
 

@@ -93,7 +93,7 @@ pub(crate) fn for_status(endpoint: Endpoint, status: StatusCode) -> Response {
             let code = reason.replace(' ', "");
             account(status, &code, &message)
         }
-        Endpoint::ResourceStatuses => {
+        Endpoint::ResourceStatuses | Endpoint::PlatformAlerts => {
             let (domain, code) = match status.as_u16() {
                 401 => ("Access", "UnauthorizedRequest".to_string()),
                 403 => ("Access", "AccessDeniedError".to_string()),

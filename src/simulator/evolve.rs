@@ -282,6 +282,7 @@ mod tests {
             agent_enabled: true,
             agent_version: String::new(),
             cyberfit: None,
+            outages: None,
         }
     }
 

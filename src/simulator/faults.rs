@@ -248,6 +248,7 @@ fn empty_body(endpoint: Endpoint, now: i64) -> serde_json::Value {
             json!({ "timestamp": naive_secs(now), "paging": { "cursors": {} }, "items": [] })
         }
         Endpoint::TenantChildren => json!({ "items": [] }),
+        Endpoint::PlatformAlerts => json!({ "items": [], "paging": { "cursors": {} } }),
         Endpoint::Token | Endpoint::BcToken | Endpoint::Clients => json!({}),
     }
 }

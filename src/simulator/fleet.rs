@@ -159,12 +159,23 @@ fn machine(seed: u64, ix: ResIx, owner: TenantIx, tenants: &Tenants, start: i64)
         agent_enabled: true,
         agent_version: String::new(),
         cyberfit: None,
+        outages: None,
     };
     // Agents: about 2% disabled; versions of the last few releases; CyberFit scores
     // mostly fair, some poor, about a tenth never assessed.
     let attrs = hash(seed, Salt::Attributes, &[i]);
     r.agent_enabled = below(attrs, 50) != 0;
     r.agent_version = format!("15.0.{}", 36_000 + below(attrs >> 8, 4) * 137);
+    // About 3% of agents are flaky: offline 30h every 4 to 7 days, from a phase within
+    // the first period (so some are offline from the start).
+    r.outages = (below(attrs >> 48, 33) == 0).then(|| {
+        let period = (4 + below(attrs >> 52, 4) as i64) * 86_400 * super::clock::NS_PER_SEC;
+        super::model::Outages {
+            phase: start - below(attrs >> 56, 1 << 8) as i64 * period / 256,
+            period,
+            duration: 30 * 3600 * super::clock::NS_PER_SEC,
+        }
+    });
     r.cyberfit = (below(attrs >> 16, 10) != 0).then(|| {
         let poor = below(attrs >> 24, 5) == 0;
         if poor {
@@ -194,6 +205,8 @@ fn machine(seed: u64, ix: ResIx, owner: TenantIx, tenants: &Tenants, start: i64)
     };
     if r.kind != MACHINE {
         r.policies.retain(|p| p.kind == BACKUP);
+        // No agent of its own.
+        r.outages = None;
     }
     let jitter = 1 + below(look >> 40, 3 * NS_PER_SEC as u64) as i64;
     r.updated_ns = latest.saturating_add(jitter).min(start).max(r.created_ns);
@@ -401,6 +414,35 @@ mod tests {
             .flat_map(|r| &r.policies)
             .filter(|p| p.next_run.is_some_and(|n| n < START - DAY_NS));
         assert!(overdue.count() > 0);
+    }
+
+    #[test]
+    fn a_few_agents_are_flaky_and_go_offline_and_back_over_time() {
+        let tenants = Tenants::generate(1, 5, START / NS_PER_SEC);
+        let fleet = generate(1, 5000, &tenants, START);
+        let flaky: Vec<&Resource> = fleet.iter().filter(|r| r.outages.is_some()).collect();
+        let share = flaky.len() as f64 / fleet.len() as f64;
+        assert!((0.015..0.05).contains(&share), "{share}");
+        let hour = 3600 * NS_PER_SEC;
+        let mut offline_at_start = 0;
+        for r in &flaky {
+            assert_eq!(r.kind, crate::simulator::model::MACHINE);
+            if !r.agent_online() {
+                // Offline for good (its backups stopped): flakiness shows nothing.
+                continue;
+            }
+            offline_at_start += usize::from(!r.agent_online_at(START));
+            // Over two weeks each goes offline for 30h and comes back at least once.
+            let states: Vec<bool> = (0..14 * 24)
+                .map(|h| r.agent_online_at(START + h * hour))
+                .collect();
+            let went_offline = states.windows(2).any(|w| w[0] && !w[1]);
+            let came_back = states.windows(2).any(|w| !w[0] && w[1]);
+            assert!(went_offline && came_back, "{}", r.name);
+            let offline_hours = states.iter().filter(|s| !**s).count();
+            assert!(offline_hours >= 30, "{}: {offline_hours}", r.name);
+        }
+        assert!(offline_at_start > 0, "some are offline from the start");
     }
 
     #[test]

@@ -15,6 +15,7 @@
 #![allow(clippy::result_large_err)]
 
 mod account;
+mod alerts;
 mod api;
 mod auth;
 mod clock;
@@ -48,6 +49,7 @@ use std::time::Duration;
 use chrono::{DateTime, Utc};
 use tokio_util::sync::CancellationToken;
 
+pub use alerts::{AlertSpec, AlertUpdate};
 pub use counters::{Counters, Endpoint, RequestCounts};
 pub use faults::{Fault, FaultBody};
 pub use settings::{ConfigPatch, SimConfig, TimeFields};
@@ -300,6 +302,98 @@ impl Simulator {
 
     pub fn config(&self) -> SimConfig {
         self.world().config.clone()
+    }
+
+    /// Raise an Alert Manager alert now; returns it as the API shows it.
+    pub fn raise_alert(&self, spec: AlertSpec) -> Result<serde_json::Value, SimError> {
+        let mut w = self.world();
+        let now = w.sync();
+        let resource = match &spec.resource_id {
+            Some(id) => {
+                let ix = seed::parse_uuid(id)
+                    .and_then(|u| w.store.find(u))
+                    .ok_or_else(|| SimError::Invalid(format!("no machine {id}")))?;
+                let r = w.store.get(ix);
+                Some((r.owner, r.id_str.clone(), r.name.clone()))
+            }
+            None => None,
+        };
+        let tenant = match (&spec.tenant, &resource) {
+            (Some(t), _) => w.control_tenant(t)?,
+            (None, Some((owner, _, _))) => *owner,
+            (None, None) => w
+                .tenants
+                .customers()
+                .next()
+                .ok_or_else(|| SimError::Invalid("the datacenter has no customer".into()))?,
+        };
+        let severity = spec.severity.unwrap_or_else(|| "error".into());
+        if !alerts::SEVERITIES.contains(&severity.as_str()) {
+            return Err(SimError::Invalid(format!(
+                "severity {severity:?}: expected one of {}",
+                alerts::SEVERITIES.join(", ")
+            )));
+        }
+        let a = alerts::SimAlert {
+            id: String::new(),
+            tenant,
+            kind: spec.kind.unwrap_or_else(|| "BackupFailed".into()),
+            category: spec.category.unwrap_or_else(|| "backup".into()),
+            severity,
+            created_ns: 0,
+            updated_ns: 0,
+            deleted_ns: None,
+            resource: resource.map(|(_, id, name)| (id, name)),
+            title: spec.title,
+            description: spec.description,
+        };
+        let seed = w.seed;
+        let raised = w.alerts.raise(seed, now, a).clone();
+        Ok(alerts::item(&w, &raised))
+    }
+
+    /// Change or dismiss an Alert Manager alert now (its `updatedAt` moves).
+    pub fn update_alert(&self, id: &str, u: AlertUpdate) -> Result<serde_json::Value, SimError> {
+        let mut w = self.world();
+        let now = w.sync();
+        if let Some(s) = &u.severity
+            && !alerts::SEVERITIES.contains(&s.as_str())
+        {
+            return Err(SimError::Invalid(format!(
+                "severity {s:?}: expected one of {}",
+                alerts::SEVERITIES.join(", ")
+            )));
+        }
+        let a = w
+            .alerts
+            .list
+            .iter_mut()
+            .find(|a| a.id == id)
+            .ok_or_else(|| SimError::Invalid(format!("no alert {id}")))?;
+        if let Some(s) = u.severity {
+            a.severity = s;
+        }
+        if let Some(d) = u.description {
+            a.description = Some(d);
+        }
+        match u.dismissed {
+            Some(true) if a.deleted_ns.is_none() => a.deleted_ns = Some(now),
+            Some(false) => a.deleted_ns = None,
+            _ => {}
+        }
+        a.updated_ns = now;
+        let a = a.clone();
+        Ok(alerts::item(&w, &a))
+    }
+
+    /// Every Alert Manager alert, dismissed ones included, as the API shows them.
+    pub fn alerts(&self) -> Vec<serde_json::Value> {
+        let mut w = self.world();
+        w.sync();
+        w.list_alerts()
+            .iter()
+            .map(|a| alerts::item(&w, a))
+            .collect()
     }
 
     /// Changes run-time switches; returns the new configuration.

@@ -102,6 +102,25 @@ pub(crate) struct Resource {
     pub agent_version: String,
     /// The CyberFit score (0-850); None for a machine never assessed.
     pub cyberfit: Option<u16>,
+    /// A flaky agent: offline for `duration` every `period` from `phase` (ns), while
+    /// its machine runs on (a laptop closed for a long weekend, a VPN that drops). None
+    /// for most; cleared when the control API sets `offline`.
+    pub outages: Option<Outages>,
+}
+
+/// When a flaky agent is offline: `[phase + k * period, + duration)` for every k.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct Outages {
+    pub phase: i64,
+    pub period: i64,
+    pub duration: i64,
+}
+
+impl Outages {
+    /// Whether the agent is in an outage at `now`.
+    pub(crate) fn at(&self, now: i64) -> bool {
+        now >= self.phase && (now - self.phase).rem_euclid(self.period.max(1)) < self.duration
+    }
 }
 
 impl Resource {
@@ -109,6 +128,11 @@ impl Resource {
     /// offline has its agent offline too.
     pub(crate) fn agent_online(&self) -> bool {
         !self.backup.as_ref().is_some_and(|b| b.offline)
+    }
+
+    /// [`Resource::agent_online`] at `now`, a flaky agent's outages included.
+    pub(crate) fn agent_online_at(&self, now: i64) -> bool {
+        self.agent_online() && !self.outages.is_some_and(|o| o.at(now))
     }
 }
 

@@ -97,6 +97,8 @@ pub(crate) struct Item<'a> {
     pub show_deleted: bool,
     /// Show `context.attributes` (only with `include_attributes`).
     pub show_attributes: bool,
+    /// The simulated now (a flaky agent's state).
+    pub now: i64,
 }
 
 impl Serialize for Item<'_> {
@@ -152,7 +154,7 @@ impl Serialize for Context<'_> {
             m.serialize_entry("deleted_at", &rfc3339_ns(d))?;
         }
         if item.show_attributes {
-            m.serialize_entry("attributes", &attributes(r))?;
+            m.serialize_entry("attributes", &attributes(r, self.0.now))?;
         }
         if r.group_ids {
             m.serialize_entry("parent_group_ids", &[] as &[&str])?;
@@ -219,7 +221,7 @@ impl Serialize for PolicyJson<'_> {
 /// agent's `version`, `enabled` and `is_online` (numbers 0/1) under `agent`, the
 /// CyberFit score under `cyberfit` as a string in `kvs` and a number in `details`.
 /// Agentless VMs have neither.
-fn attributes(r: &Resource) -> serde_json::Value {
+fn attributes(r: &Resource, now: i64) -> serde_json::Value {
     use serde_json::json;
     if r.kind != super::model::MACHINE {
         return json!([]);
@@ -246,7 +248,7 @@ fn attributes(r: &Resource) -> serde_json::Value {
             {"key": "tz_offset", "value": 120},
             {"key": "version", "value": r.agent_version},
             {"key": "enabled", "value": u8::from(r.agent_enabled)},
-            {"key": "is_online", "value": u8::from(r.agent_online())},
+            {"key": "is_online", "value": u8::from(r.agent_online_at(now))},
         ],
     })];
     if let Some(score) = r.cyberfit {

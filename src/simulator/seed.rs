@@ -32,6 +32,7 @@ pub(crate) enum Salt {
     Presentation,
     ResourceType,
     Attributes,
+    PlatformAlert,
 }
 
 fn splitmix64(mut z: u64) -> u64 {

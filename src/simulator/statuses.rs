@@ -210,7 +210,7 @@ struct Cursors {
 }
 
 /// The token's scope, or the 401 to answer.
-fn authenticate(w: &World, headers: &HeaderMap, now: i64) -> Result<Scope, Response> {
+pub(crate) fn authenticate(w: &World, headers: &HeaderMap, now: i64) -> Result<Scope, Response> {
     let unauthorized =
         |code: &str, msg: &str| rm(StatusCode::UNAUTHORIZED, "Access", code, msg, json!({}));
     match bearer(headers).map(|t| w.tokens.check(t, now)) {
@@ -326,6 +326,7 @@ pub(crate) fn list(w: &mut World, headers: &HeaderMap, raw_query: &str, alter: A
                 time_fields: w.config.time_fields,
                 show_deleted: q.include_deleted,
                 show_attributes: q.include_attributes,
+                now,
             }
         })
         .collect();

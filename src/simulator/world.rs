@@ -7,6 +7,7 @@ use std::collections::HashSet;
 use axum::http::HeaderMap;
 use chrono::{DateTime, Utc};
 
+use super::alerts::{AlertBook, SimAlert, backup_failed};
 use super::auth::{Tokens, bearer};
 use super::clock::{NS_PER_SEC, SimClock, to_ns};
 use super::counters::{Counters, Endpoint};
@@ -34,6 +35,8 @@ pub(crate) struct World {
     pub counters: Counters,
     pub config: SimConfig,
     touches: u64,
+    /// Alert Manager's alerts.
+    pub alerts: AlertBook,
 }
 
 impl World {
@@ -71,6 +74,50 @@ impl World {
                 token_lifetime_secs: opts.token_lifetime.as_secs().max(1),
             },
             touches: 0,
+            alerts: AlertBook::default(),
+        }
+        .with_open_alerts(start_ns)
+    }
+
+    /// The machines critical at start have an open `BackupFailed` alert each.
+    fn with_open_alerts(mut self, now: i64) -> World {
+        for ix in 0..self.store.len() as ResIx {
+            let r = self.store.get(ix);
+            if r.deleted_ns.is_none()
+                && r.aggregate.as_ref().is_some_and(|a| a.status == "critical")
+            {
+                let a = backup_failed(r.owner, &r.id_str, &r.name, "critical");
+                self.alerts.raise(self.seed, now, a);
+            }
+        }
+        self
+    }
+
+    /// Every alert raised, dismissed ones included.
+    pub(crate) fn list_alerts(&self) -> &[SimAlert] {
+        &self.alerts.list
+    }
+
+    /// Alert Manager follows a machine's status: turning error or critical raises a
+    /// failed backup's alert (unless one is open), back to normal dismisses them.
+    fn follow_status(&mut self, ix: ResIx, before: Option<String>, now: i64) {
+        let r = self.store.get(ix);
+        let after = r.aggregate.as_ref().map(|a| a.status.clone());
+        if after == before {
+            return;
+        }
+        let bad = |s: &Option<String>| matches!(s.as_deref(), Some("error" | "critical"));
+        if bad(&after) && !self.alerts.open_for(&r.id_str) {
+            let a = backup_failed(
+                r.owner,
+                &r.id_str,
+                &r.name,
+                after.as_deref().unwrap_or("error"),
+            );
+            self.alerts.raise(self.seed, now, a);
+        } else if bad(&before) && !bad(&after) && after.as_deref() != Some("warning") {
+            let id = r.id_str.clone();
+            self.alerts.dismiss_for(&id, now);
         }
     }
 
@@ -83,6 +130,12 @@ impl World {
             if self.store.get(ix).generation != generation {
                 continue;
             }
+            let before = self
+                .store
+                .get(ix)
+                .aggregate
+                .as_ref()
+                .map(|a| a.status.clone());
             self.store.update(ix, |r| {
                 let before = r.updated_ns;
                 evolve::catch_up(seed, ix, r, now);
@@ -91,6 +144,7 @@ impl World {
                 }
             });
             self.agenda.schedule(seed, ix, self.store.get(ix));
+            self.follow_status(ix, before, now);
         }
         now
     }
@@ -318,6 +372,10 @@ fn apply_patch(
     }
     for pp in patch.policies.into_iter().flatten() {
         patch_policy(r, pp);
+    }
+    if patch.offline.is_some() {
+        // Told what the agent is: no outages of its own any more.
+        r.outages = None;
     }
     if let Some(offline) = patch.offline
         && let Some(b) = r.backup.as_mut().filter(|b| b.offline != offline)

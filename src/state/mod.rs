@@ -23,6 +23,7 @@ mod delivery;
 mod digests;
 pub(crate) mod fuzz;
 mod outbox;
+mod platform;
 mod records;
 mod resources;
 mod tenants;
@@ -94,6 +95,8 @@ pub struct Store {
     tenant_poll: sled::Tree,
     tenants: sled::Tree,
     tenant_keys: sled::Tree,
+    /// Alert Manager alerts still open, and each tenant's watermark (`platform.rs`).
+    platform: sled::Tree,
     /// tenant id <-> number, as in `tenant_keys` (one entry per watched tenant).
     key_cache: Arc<Mutex<KeyCache>>,
 }
@@ -165,6 +168,7 @@ impl Store {
             tenants: db.open_tree("tenants").map_err(io)?,
             tenant_keys: db.open_tree("tenant_keys").map_err(io)?,
             counts: db.open_tree("counts").map_err(io)?,
+            platform: db.open_tree("platform").map_err(io)?,
             key_cache: Arc::default(),
             db,
         };

@@ -58,6 +58,7 @@ pub struct EvalTx<'t> {
     outbox: &'t TransactionalTree,
     groups: &'t TransactionalTree,
     tenant_poll: &'t TransactionalTree,
+    pub(super) platform: &'t TransactionalTree,
     /// What each alert read was, so its rewrite moves the counts without a second read.
     read: RefCell<HashMap<String, Option<Firing>>>,
     deltas: RefCell<Deltas>,
@@ -78,9 +79,10 @@ impl Store {
             &self.outbox_groups,
             &self.counts,
             &self.tenant_poll,
+            &self.platform,
         )
             .transaction(
-                |(resources, alerts, deadlines, outbox, groups, counts, tenant_poll)| {
+                |(resources, alerts, deadlines, outbox, groups, counts, tenant_poll, platform)| {
                     let tx = EvalTx {
                         resources,
                         alerts,
@@ -88,6 +90,7 @@ impl Store {
                         outbox,
                         groups,
                         tenant_poll,
+                        platform,
                         read: RefCell::default(),
                         deltas: RefCell::default(),
                     };

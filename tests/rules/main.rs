@@ -17,5 +17,6 @@ mod common;
 mod config;
 mod flap;
 mod lifecycle;
+mod platform;
 mod silences;
 mod timed;

@@ -141,6 +141,7 @@ mod tests {
                 agent: None,
                 cyberfit: None,
                 plans: Vec::new(),
+                platform: None,
             })
             .collect();
         item

@@ -133,5 +133,13 @@ pub fn alert(a: &AlertSnapshot, now: DateTime<Utc>) -> Value {
         })),
         "cyberfit": a.cyberfit,
         "plans": a.plans.iter().map(|p| text(p)).collect::<Vec<_>>(),
+        "platform": a.platform.as_ref().map_or(Value::Null, |p| json!({
+            "id": text(&p.id),
+            "type": text(&p.kind),
+            "category": text(&p.category),
+            "severity": text(&p.severity),
+            "title": text(&p.title),
+            "description": p.description.as_deref().map(text),
+        })),
     })
 }

@@ -27,6 +27,29 @@ pub struct DigestContext {
     /// Alerts firing now, worst first.
     pub problems: Vec<DigestProblem>,
     pub changes: Changes,
+    /// Machines whose agent is offline, longest offline first, at most
+    /// [`crate::digest::MAX_AGENTS`] (agent data: `include_attributes`).
+    pub agents_offline: Vec<DigestAgent>,
+    /// All of them, listed or not.
+    pub agents_offline_count: usize,
+    /// The lowest CyberFit scores, lowest first, at most [`crate::digest::LOWEST_SCORES`].
+    pub cyberfit_lowest: Vec<DigestScore>,
+}
+
+/// A machine whose agent is offline.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DigestAgent {
+    pub name: String,
+    /// When a poll first saw it offline.
+    pub since: Option<DateTime<Utc>>,
+    pub version: Option<String>,
+}
+
+/// A machine's CyberFit score.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DigestScore {
+    pub name: String,
+    pub score: u32,
 }
 
 /// Machines by status (SPEC §5: `ok` counts idle, scheduled, running, cancelling;
@@ -125,6 +148,17 @@ impl DigestContext {
             "chart": chart(&self.totals),
             "problems": problems,
             "changes": self.changes,
+            "agents_offline": self.agents_offline.iter().map(|a| json!({
+                "name": a.name,
+                "since": a.since.map(rfc3339),
+                "since_human": a.since.map(|t| human_duration(now - t)),
+                "version": a.version,
+            })).collect::<Vec<_>>(),
+            "agents_offline_count": self.agents_offline_count,
+            "cyberfit_lowest": self.cyberfit_lowest.iter().map(|s| json!({
+                "name": s.name,
+                "score": s.score,
+            })).collect::<Vec<_>>(),
             "console_url": console_url,
             "now": rfc3339(now),
         })

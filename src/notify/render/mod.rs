@@ -37,7 +37,9 @@ use super::{Rendered, email};
 use crate::config::{ChannelConfig, Config};
 use crate::model::OutboxItem;
 pub use context::{NotificationContext, rfc3339};
-pub use digest::{Changes, DigestContext, DigestMachine, DigestProblem, Totals};
+pub use digest::{
+    Changes, DigestAgent, DigestContext, DigestMachine, DigestProblem, DigestScore, Totals,
+};
 use escape::Flavor;
 use source::{Origin, Part, Target};
 

@@ -125,7 +125,42 @@ pub fn alert(
         }),
         cyberfit: Some(480 + 37 * (i as u32 % 10)),
         plans: vec!["Servers daily".into(), "Antimalware".into()],
+        platform: None,
     }
+}
+
+/// A platform rule's alert: Alert Manager's words for a failed backup of a machine.
+pub fn platform_item(now: DateTime<Utc>) -> OutboxItem {
+    let info = RuleInfo {
+        name: "platform-critical".into(),
+        description: "Critical alerts raised by Acronis Cyber Protect Cloud".into(),
+        severity: Severity::Critical,
+    };
+    let mut out = item(info, None, AlertStatus::Firing, 1, 1, now);
+    let a = &mut out.alerts[0];
+    a.key = format!(
+        "platform-critical/{}/7f3c2a10-0000-4000-8000-000000000001",
+        a.tenant.id
+    );
+    a.summary = format!(
+        "{}: Backup failed (Alert Manager, critical)",
+        a.resource.name
+    );
+    a.resource.kind = "platform.alert".into();
+    a.aggregate_status = "critical".into();
+    a.previous_status = None;
+    a.agent = None;
+    a.cyberfit = None;
+    a.plans = Vec::new();
+    a.platform = Some(crate::model::PlatformSnapshot {
+        id: "7f3c2a10-0000-4000-8000-000000000001".into(),
+        kind: "BackupFailed".into(),
+        category: "backup".into(),
+        severity: "critical".into(),
+        title: "Backup failed".into(),
+        description: Some("Backup of 'SQL-01' failed: the destination storage is full.".into()),
+    });
+    out
 }
 
 /// An outbox item of `count` sample alerts, `listed` of them in full and the rest
@@ -198,6 +233,7 @@ pub fn items(now: DateTime<Utc>) -> Vec<OutboxItem> {
             1,
             now,
         ),
+        platform_item(now),
     ]
 }
 
@@ -209,6 +245,21 @@ pub fn for_rule(rule: &Rule, now: DateTime<Utc>) -> Vec<OutboxItem> {
         description: rule.description.clone(),
         severity: rule.severity,
     };
+    if rule.condition.is_platform() {
+        let mut firing = platform_item(now);
+        firing.rule = info.clone();
+        let mut out = vec![firing.clone()];
+        if rule.resolve {
+            let mut resolved = firing;
+            resolved.status = AlertStatus::Resolved;
+            for a in &mut resolved.alerts {
+                a.status = AlertStatus::Resolved.as_str().into();
+                a.resolved_at = Some(now);
+            }
+            out.push(resolved);
+        }
+        return out;
+    }
     let policy = rule.condition.policy();
     let n = if rule.group_window.is_zero() { 1 } else { 3 };
     let mut out = vec![item(info.clone(), policy, AlertStatus::Firing, n, n, now)];
@@ -313,5 +364,21 @@ pub fn digest(now: DateTime<Utc>) -> DigestContext {
             added: vec![MACHINES[5].to_string()],
             removed: Vec::new(),
         },
+        agents_offline: vec![crate::notify::render::DigestAgent {
+            name: MACHINES[3].to_string(),
+            since: Some(now - Duration::hours(30)),
+            version: Some("15.0.36137".into()),
+        }],
+        agents_offline_count: 1,
+        cyberfit_lowest: vec![
+            crate::notify::render::DigestScore {
+                name: MACHINES[1].to_string(),
+                score: 455,
+            },
+            crate::notify::render::DigestScore {
+                name: MACHINES[0].to_string(),
+                score: 610,
+            },
+        ],
     }
 }

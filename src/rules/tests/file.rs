@@ -200,6 +200,7 @@ fn the_shipped_rules_load_against_the_shipped_worker_toml() {
             "machine-critical",
             "machine-error",
             "machine-not-protected",
+            "platform-critical",
             "antimalware-stale"
         ]
     );
@@ -226,7 +227,10 @@ fn the_shipped_rules_load_against_the_shipped_worker_toml() {
     // backup rules at agentless VMs too, the agent-based security and agent rules not.
     for rule in set.iter() {
         assert!(!rule.group_window.is_zero(), "{}", rule.name);
-        let types: &[&str] = if rule.condition.needs_attributes()
+        let types: &[&str] = if rule.condition.is_platform() {
+            // Alert Manager alerts, not resources: no types.
+            &[]
+        } else if rule.condition.needs_attributes()
             || rule
                 .condition
                 .policy()

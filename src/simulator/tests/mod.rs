@@ -48,6 +48,7 @@ pub(super) fn fleet_json(sim: &Simulator) -> String {
             time_fields: TimeFields::Mixed,
             show_deleted: true,
             show_attributes: true,
+            now: 0,
         })
         .collect();
     serde_json::to_string(&items).expect("serializes")
