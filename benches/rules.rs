@@ -2,7 +2,9 @@
 //!
 //! 1. An evaluation tick with no due deadline at 1,000,000 indexed resources
 //!    (target < 1 ms): the deadline index is read from its start to `now`, nothing else.
-//! 2. One page of 500 changed resources against 20 rules, committed with its alert
+//! 2. One page of 500 changed resources against 27 rules (status, stale, overdue, last
+//!    run failed, agent offline and disabled, CyberFit, a platform rule; flap on the
+//!    status rules), committed with its alert
 //!    records, deadlines and outbox items in one sled transaction (target < 5 ms).
 //!
 //! Also printed: the pure evaluation alone, and a storm page where every resource
@@ -19,8 +21,8 @@ use acronis_watch::acronis::model::{AggregateStatus, Policy, Timestamp};
 use acronis_watch::alerts::AlertSettings;
 use acronis_watch::evaluate::{commit_page, run_deadlines};
 use acronis_watch::model::Severity;
-use acronis_watch::model::{PageCommit, StoredResource};
-use acronis_watch::rules::{Condition, Matcher, Rule, RuleSet};
+use acronis_watch::model::{Agent, PageCommit, StoredResource};
+use acronis_watch::rules::{Condition, Flap, Matcher, PlatformFilter, Rule, RuleSet};
 use acronis_watch::state::Store;
 use chrono::{DateTime, Utc};
 
@@ -87,7 +89,7 @@ fn main() {
         pure.push(started.elapsed());
     }
     report(
-        "pure evaluation of 500 resources x 20 rules (no sled)",
+        "pure evaluation of 500 resources x 26 rules (no sled)",
         &mut pure,
         Duration::from_millis(5),
     );
@@ -108,7 +110,7 @@ fn main() {
         Duration::from_millis(1),
     );
 
-    // 2. Pages of 500 changed resources against 20 rules: every resource's backup
+    // 2. Pages of 500 changed resources against 26 rules: every resource's backup
     // ran (its deadlines move) and 1 in 20 changes status (so it fires or resolves).
     let mut pages = Vec::new();
     let (mut enqueued, mut alerts) = (0, 0);
@@ -140,7 +142,7 @@ fn main() {
         alerts += done.alerts.len();
     }
     report(
-        "page of 500 changed resources (5% change status) x 20 rules, one transaction",
+        "page of 500 changed resources (5% change status) x 26 rules, one transaction",
         &mut pages,
         Duration::from_millis(5),
     );
@@ -171,7 +173,7 @@ fn main() {
         alerts += done.alerts.len();
     }
     report(
-        "storm page: 500 resources all transitioning x 20 rules",
+        "storm page: 500 resources all transitioning x 26 rules",
         &mut pages,
         Duration::from_millis(50),
     );
@@ -229,13 +231,21 @@ fn resource(tenant: usize, k: usize, status: &str, now: DateTime<Utc>) -> Stored
                 next_run: Some(Timestamp(success + day)),
             },
         ],
-        agent: None,
-        cyberfit: None,
+        // Agent data as `include_attributes` gives it: one agent in 20 offline, one
+        // score in 5 poor.
+        agent: Some(Agent {
+            online: Some(k % 20 != 7),
+            enabled: Some(k % 50 != 3),
+            version: Some("15.0.36137".into()),
+            offline_since: (k % 20 == 7).then(|| Timestamp(now - chrono::Duration::hours(3))),
+        }),
+        cyberfit: Some(if k.is_multiple_of(5) { 400 } else { 700 }),
     }
 }
 
-/// 20 rules: status rules with assorted filters, stale and overdue rules on two
-/// policies, two of them grouping, all notifying two channels.
+/// 26 rules: status rules with assorted filters (and flap), stale, overdue and
+/// last-run-failed rules on two policies, the agent and CyberFit conditions and a
+/// platform rule (which never applies to a resource), all notifying two channels.
 fn evaluator() -> AlertSettings {
     let mut rules = Vec::new();
     let statuses = [
@@ -285,7 +295,38 @@ fn evaluator() -> AlertSettings {
             ));
         }
     }
-    assert_eq!(rules.len(), 20);
+    for policy in [
+        "policy.backup.machine",
+        "policy.security.antimalware_protection",
+    ] {
+        rules.push(rule(
+            &format!("failed-{policy}"),
+            Condition::LastRunFailed {
+                policy: policy.to_string(),
+            },
+            Matcher::default(),
+            false,
+        ));
+    }
+    for (name, condition) in [
+        (
+            "agent-offline",
+            Condition::AgentOfflineFor(Duration::from_secs(2 * 3600)),
+        ),
+        ("agent-disabled", Condition::AgentDisabled),
+        ("cyberfit-low", Condition::CyberfitBelow(579)),
+        ("platform", Condition::Platform(PlatformFilter::default())),
+    ] {
+        rules.push(rule(name, condition, Matcher::default(), false));
+    }
+    // Flap detection on the status rules: every firing keeps its change times.
+    for r in rules.iter_mut().filter(|r| r.name.starts_with("status-")) {
+        r.flap = Some(Flap {
+            changes: 4,
+            within: Duration::from_secs(3600),
+        });
+    }
+    assert_eq!(rules.len(), 26);
     AlertSettings {
         rules: Arc::new(RuleSet { rules }),
         ..AlertSettings::default()
