@@ -307,6 +307,9 @@ pub struct Attributes {
     pub agent_enabled: Option<bool>,
     pub agent_version: Option<String>,
     pub cyberfit: Option<u32>,
+    /// What was wrong with the block, if anything (the first problem): it is read as
+    /// far as it goes, and the poller logs one example per tenant and pass.
+    pub malformed: Option<&'static str>,
 }
 
 impl Attributes {
@@ -326,10 +329,15 @@ impl Attributes {
         use serde_json::Value;
         let mut out = Attributes::default();
         let Some(list) = v.as_array() else {
+            out.malformed = Some("context.attributes is not an array");
             return out;
         };
         for attr in list {
-            let name = attr.get("name").and_then(Value::as_str).unwrap_or("");
+            let Some(name) = attr.get("name").and_then(Value::as_str) else {
+                out.malformed
+                    .get_or_insert("an attributes entry has no name");
+                continue;
+            };
             let pairs = ["kvs", "details"]
                 .into_iter()
                 .filter_map(|k| attr.get(k).and_then(Value::as_array))
@@ -338,11 +346,31 @@ impl Attributes {
                 let (Some(key), Some(value)) =
                     (pair.get("key").and_then(Value::as_str), pair.get("value"))
                 else {
+                    out.malformed
+                        .get_or_insert("an attributes pair has no key or value");
                     continue;
                 };
+                let unreadable = |what| match value {
+                    Value::Null => None,
+                    _ => Some(what),
+                };
                 match (name, key) {
-                    ("agent", "is_online") => out.agent_online = out.agent_online.or(flag(value)),
-                    ("agent", "enabled") => out.agent_enabled = out.agent_enabled.or(flag(value)),
+                    ("agent", "is_online") => match flag(value) {
+                        Some(b) => out.agent_online = out.agent_online.or(Some(b)),
+                        None => {
+                            out.malformed = out
+                                .malformed
+                                .or(unreadable("agent is_online is not 0/1 or a boolean"))
+                        }
+                    },
+                    ("agent", "enabled") => match flag(value) {
+                        Some(b) => out.agent_enabled = out.agent_enabled.or(Some(b)),
+                        None => {
+                            out.malformed = out
+                                .malformed
+                                .or(unreadable("agent enabled is not 0/1 or a boolean"))
+                        }
+                    },
                     ("agent", "version") => {
                         out.agent_version = out.agent_version.take().or_else(|| {
                             value
@@ -351,9 +379,14 @@ impl Attributes {
                                 .map(str::to_string)
                         })
                     }
-                    ("cyberfit", "cyberfit_score_value") => {
-                        out.cyberfit = out.cyberfit.or(number(value))
-                    }
+                    ("cyberfit", "cyberfit_score_value") => match number(value) {
+                        Some(n) => out.cyberfit = out.cyberfit.or(Some(n)),
+                        None => {
+                            out.malformed = out
+                                .malformed
+                                .or(unreadable("cyberfit_score_value is not a number"))
+                        }
+                    },
                     _ => {}
                 }
             }
@@ -473,6 +506,7 @@ mod tests {
         assert_eq!(a.agent_enabled, Some(true));
         assert_eq!(a.agent_version.as_deref(), Some("15.0.26355"));
         assert_eq!(a.cyberfit, Some(625));
+        assert_eq!(a.malformed, None);
         // Booleans, strings, a number as a float; only details.
         let v = serde_json::json!([
             {"name": "agent", "kvs": [{"key": "is_online", "value": true},
@@ -484,18 +518,46 @@ mod tests {
             (a.agent_online, a.agent_enabled, a.cyberfit),
             (Some(true), Some(false), Some(579))
         );
-        // Garbage is skipped, never an error.
-        for v in [
-            serde_json::json!("nope"),
-            serde_json::json!([1, null, {"name": 3}, {"name": "cyberfit", "kvs": "x"}]),
-            serde_json::json!([{"name": "cyberfit", "kvs": [{"key": "cyberfit_score_value", "value": "-4"}]}]),
+        // Garbage is skipped, never an error, and said (the poller logs an example).
+        for (v, said) in [
+            (serde_json::json!("nope"), "not an array"),
+            (
+                serde_json::json!([1, null, {"name": 3}, {"name": "cyberfit", "kvs": "x"}]),
+                "has no name",
+            ),
+            (
+                serde_json::json!([{"name": "cyberfit", "kvs": [{"key": "cyberfit_score_value", "value": "-4"}]}]),
+                "not a number",
+            ),
+            (
+                serde_json::json!([{"name": "agent", "kvs": [{"key": "is_online", "value": "maybe"}]}]),
+                "is_online",
+            ),
         ] {
-            assert!(Attributes::read(&v).is_empty(), "{v}");
+            let a = Attributes::read(&v);
+            let values = (
+                a.agent_online,
+                a.agent_enabled,
+                &a.agent_version,
+                a.cyberfit,
+            );
+            assert_eq!(values, (None, None, &None, None), "{v}");
+            assert!(
+                a.malformed.is_some_and(|m| m.contains(said)),
+                "{v}: {:?}",
+                a.malformed
+            );
         }
+        // A good value next to a bad one is kept.
+        let a = Attributes::read(&serde_json::json!([
+            {"name": "agent", "kvs": [{"key": "is_online", "value": 1}, {"key": "enabled"}]}
+        ]));
+        assert_eq!((a.agent_online, a.malformed.is_some()), (Some(true), true));
         let item: ResourceStatus =
             serde_json::from_str(r#"{"context":{"id":"a","attributes":{"not":"a list"}}}"#)
                 .unwrap();
-        assert!(item.context.attributes.is_empty());
+        assert_eq!(item.context.attributes.agent_online, None);
+        assert!(item.context.attributes.malformed.is_some());
     }
     use super::*;
 

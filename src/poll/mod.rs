@@ -114,6 +114,10 @@ pub struct TenantReport {
     /// (it never fails the tenant's poll).
     pub platform_alerts: Option<usize>,
     pub platform_error: Option<String>,
+    /// Items whose `context.attributes` could not be read whole (read as far as they
+    /// go), and the first of them.
+    pub malformed_attributes: usize,
+    pub first_malformed: Option<String>,
 }
 
 /// A tenant's poll outcome.
@@ -339,6 +343,14 @@ impl<S: StatusSource + 'static> TenantJob<S> {
                 "the full pass found {} change(s) the incremental polls missed: their \
                  updated_at did not move{example}; {then}",
                 report.misses
+            );
+        }
+        if let Some(first) = &report.first_malformed {
+            tracing::warn!(
+                tenant = %tenant.id,
+                items = report.malformed_attributes,
+                "resource attributes read only in part (agent and CyberFit conditions see \
+                 what could be read); for example {first}"
             );
         }
         if self.alerts.rules.iter().any(|r| r.condition.is_platform()) {
@@ -597,6 +609,12 @@ impl<S: StatusSource + 'static> TenantJob<S> {
                         .push(item.context.id);
                 } else {
                     report.stored += 1;
+                    if let Some(what) = item.context.attributes.malformed {
+                        report.malformed_attributes += 1;
+                        report
+                            .first_malformed
+                            .get_or_insert_with(|| format!("{} ({what})", item.context.id));
+                    }
                     let r = StoredResource::from_api(&filed, item);
                     commit_of(&mut commits, &filed, check).upserts.push(r);
                 }

@@ -177,6 +177,16 @@ mod tests {
     }
 
     #[test]
+    fn a_flapping_alert_is_a_trigger_that_keeps_its_incident_open() {
+        let rendered =
+            json!({"payload": {"summary": "[FLAPPING] s", "source": "R", "severity": "critical"}});
+        let e = event("KEY", &item(AlertStatus::Flapping, &["k"]), &rendered).unwrap();
+        assert_eq!(e["event_action"], "trigger");
+        assert_eq!(e["dedup_key"], "k");
+        assert_eq!(e["payload"]["summary"], "[FLAPPING] s");
+    }
+
+    #[test]
     fn resolve_carries_no_payload() {
         let rendered = json!({"payload": {"summary": "s"}});
         let e = event("KEY", &item(AlertStatus::Resolved, &["k"]), &rendered).unwrap();
