@@ -395,6 +395,7 @@ impl<S: StatusSource + 'static> TenantJob<S> {
         let mut malformed = 0usize;
         let mut first_bad: Option<String> = None;
         let mut after: Option<String> = None;
+        let mut cursors = HashSet::new();
         let mut pages = 0usize;
         loop {
             let req = AlertRequest {
@@ -414,17 +415,19 @@ impl<S: StatusSource + 'static> TenantJob<S> {
                 }
             }
             match page.paging.cursors.after.filter(|a| !a.is_empty()) {
-                Some(next) if !page.items.is_empty() && after.as_ref() != Some(&next) => {
+                Some(next) if !page.items.is_empty() => {
+                    if !cursors.insert(next.clone()) || pages >= MAX_PAGES {
+                        return Err(PollError::Paging {
+                            tenant: tenant.id.clone(),
+                            pages,
+                            reason: "Alert Manager returned a cursor it had already returned \
+                                     (a paging loop)"
+                                .to_string(),
+                        });
+                    }
                     after = Some(next);
                 }
                 _ => break,
-            }
-            if pages >= MAX_PAGES {
-                return Err(PollError::Paging {
-                    tenant: tenant.id.clone(),
-                    pages,
-                    reason: "Alert Manager paging does not end".to_string(),
-                });
             }
         }
         if let Some(first) = first_bad {

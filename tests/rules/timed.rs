@@ -426,3 +426,60 @@ async fn an_agent_offline_fires_after_its_grace_from_the_first_poll_that_saw_it(
     assert_eq!(alert(&alerts, &offline)["status"], "resolved");
     assert_eq!(alert(&alerts, &low)["status"], "resolved");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_disabled_agent_fires_and_resolves_and_a_vm_without_a_score_never_fires() {
+    let b = Bench::new(60, 1, "", "").await;
+    b.rules(
+        "agents.toml",
+        "[[rule]]\nname = \"disabled\"\nseverity = \"warning\"\nnotify = [\"teams\"]\n\
+         when.agent_disabled = true\nmatch.name = [\"itest-*\"]\nresolve = true\n\n\
+         [[rule]]\nname = \"cyberfit\"\nseverity = \"warning\"\nnotify = [\"teams\"]\n\
+         when.cyberfit_below = 850\nmatch.name = [\"itest-*\"]\n",
+    );
+    let off = agent_machine(
+        &b,
+        "itest-disabled",
+        json!({"agent_enabled": false, "cyberfit": 700}),
+    )
+    .await;
+    // An agentless VM: no agent, no score.
+    let fleet = b.sim.get("/_sim/resources?limit=100000").await;
+    let vm = fleet["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|r| {
+            r["deleted_at"].is_null()
+                && r["type"]
+                    .as_str()
+                    .unwrap()
+                    .starts_with("resource.virtual_machine")
+        })
+        .and_then(|r| r["id"].as_str())
+        .expect("an agentless VM")
+        .to_string();
+    let vm = b.patch(&vm, json!({"name": "itest-vm"})).await;
+
+    b.once(start()).await;
+    let alerts = b.alerts().await;
+    let disabled = key("disabled", &off, None);
+    assert_eq!(alert(&alerts, &disabled)["status"], "firing");
+    // The machine's score (700) is below 850: fires; the VM has none: never.
+    assert_eq!(
+        alert(&alerts, &key("cyberfit", &off, None))["status"],
+        "firing"
+    );
+    assert!(
+        !alerts.iter().any(|a| a["resource_id"] == vm["id"]),
+        "{}",
+        pretty(&alerts)
+    );
+
+    // Enabled again: resolved.
+    b.sim.sim.advance(std::time::Duration::from_secs(60));
+    b.patch(off["id"].as_str().unwrap(), json!({"agent_enabled": true}))
+        .await;
+    b.once(at(1, 0)).await;
+    assert_eq!(alert(&b.alerts().await, &disabled)["status"], "resolved");
+}
