@@ -185,6 +185,11 @@ fn every_mistake_names_file_line_column_and_key() {
             "a rule has one condition",
         ),
         (
+            "[[rule]]\nname = \"a\"\nwhen.policy = \"policy.backup.machine\"\nwhen.»agent_offline_for = \"2h\"\n",
+            Some("rule[1].when.agent_offline_for"),
+            "a rule has one condition",
+        ),
+        (
             "[[rule]]\nname = \"a\"\nwhen.cyberfit_below = »900\n",
             Some("rule[1].when.cyberfit_below"),
             "1 to 850",
