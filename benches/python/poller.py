@@ -5,21 +5,24 @@
 It is written the way Acronis's own Python samples are (acronis-cyber-platform-python-
 examples): `requests`, a `base_url`, a client-credentials token with
 `auth=(client_id, client_secret)`, a customer-scoped token by the jwt-bearer exchange,
-a `while` loop over `paging.cursors.after`, and the result kept in a dict and written
-out with `json.dump`. No threads, no faster JSON library: it is the cron job of Python
-scripts that acronis-watch replaces, doing the same job as `acronis-watch once`:
+a `while` loop over `paging.cursors.after`, each page's items gathered in a list of
+rows and written to SQLite (the standard library's `sqlite3`) with one `executemany`
+in one transaction per page. No threads, no faster JSON library: it is the cron job
+of Python scripts that acronis-watch replaces, written the fair way a user would, doing
+the same job as `acronis-watch once`:
 
   * list the customer tenants below the API client's own tenant;
   * per customer, sequentially: a scoped token, then every page of
     `resource_statuses?order=desc(updated_at)&limit=500` (no `type=`: like the
     worker's default, it watches machines and every agentless VM type, a family the
     API cannot filter by);
-  * keep every machine in a dict id -> item and each tenant's watermark (the first
-    page's `timestamp`) in a JSON state file.
+  * keep what the worker keeps of every machine (id, tenant, name, type, status,
+    updated_at, its policies as JSON) in a `resources` table and each tenant's watermark (the first page's `timestamp`) in a
+    `watermarks` table of one SQLite file.
 
 With no state file the run is cold (everything is read). With one, it is incremental:
 each tenant asks only for `updated_at=gt(watermark - overlap)` with deleted machines
-included (dropped from the dict), like the worker's incremental pass.
+included (deleted from the table), like the worker's incremental pass.
 
 Needs only `requests`. Prints one JSON line: tenants, pages, items, stored, seconds.
 
@@ -28,7 +31,7 @@ Needs only `requests`. Prints one JSON line: tenants, pages, items, stored, seco
 
 import argparse
 import json
-import os
+import sqlite3
 import sys
 import time
 from datetime import datetime, timedelta, timezone
@@ -110,8 +113,8 @@ def list_customers(session, base_url, access_token, client_id):
     return customers
 
 
-def poll_tenant(session, base_url, token, since, page_size, resources):
-    """Page one tenant's machines into `resources`; returns (watermark, pages, items)."""
+def poll_tenant(session, base_url, token, since, page_size, db, tenant_id):
+    """Page one tenant's machines into the database; returns (watermark, pages, items)."""
     params = {
         "order": "desc(updated_at)",
         "limit": f"{page_size}",
@@ -133,13 +136,33 @@ def poll_tenant(session, base_url, token, since, page_size, resources):
         pages += 1
         if watermark is None:
             watermark = page.get("timestamp")
+        rows = []
+        gone = []
         for item in page["items"]:
             items += 1
-            resource_id = item["context"]["id"]
-            if item["context"].get("deleted_at"):
-                resources.pop(resource_id, None)
+            context = item["context"]
+            if context.get("deleted_at"):
+                gone.append((context["id"],))
             else:
-                resources[resource_id] = item
+                aggregate = item.get("aggregate") or {}
+                rows.append(
+                    (
+                        context["id"],
+                        tenant_id,
+                        context.get("name"),
+                        context.get("type"),
+                        aggregate.get("status"),
+                        context.get("updated_at"),
+                        json.dumps(item.get("policies") or []),
+                    )
+                )
+        with db:  # one transaction per page
+            db.executemany(
+                "INSERT OR REPLACE INTO resources (id, tenant, name, type, status, updated_at, policies)"
+                " VALUES (?, ?, ?, ?, ?, ?, ?)",
+                rows,
+            )
+            db.executemany("DELETE FROM resources WHERE id = ?", gone)
         after = page.get("paging", {}).get("cursors", {}).get("after")
         if not after or not page["items"]:
             break
@@ -161,17 +184,24 @@ def main():
     parser.add_argument("--base-url", required=True, help="datacenter URL, ending in /")
     parser.add_argument("--client-id", default="sim-client")
     parser.add_argument("--client-secret", default="sim-secret")
-    parser.add_argument("--state", required=True, help="the JSON state file")
+    parser.add_argument("--state", required=True, help="the SQLite state file")
     parser.add_argument("--page-size", type=int, default=500)
     parser.add_argument("--overlap", type=int, default=120, help="seconds read back before the watermark")
     args = parser.parse_args()
     base_url = args.base_url if args.base_url.endswith("/") else args.base_url + "/"
 
     started = time.monotonic()
-    state = {"watermarks": {}, "resources": {}}
-    if os.path.exists(args.state):
-        with open(args.state) as state_file:
-            state = json.load(state_file)
+    db = sqlite3.connect(args.state)
+    # What a user tuning SQLite for a poller writes first: the write-ahead log, synced
+    # at checkpoints rather than at every page's commit.
+    db.execute("PRAGMA journal_mode=WAL")
+    db.execute("PRAGMA synchronous=NORMAL")
+    db.execute(
+        "CREATE TABLE IF NOT EXISTS resources (id TEXT PRIMARY KEY, tenant TEXT, name TEXT, type TEXT,"
+        " status TEXT, updated_at TEXT, policies TEXT)"
+    )
+    db.execute("CREATE TABLE IF NOT EXISTS watermarks (tenant TEXT PRIMARY KEY, watermark TEXT)")
+    watermarks = dict(db.execute("SELECT tenant, watermark FROM watermarks"))
 
     session = requests.Session()
     access_token = issue_token(session, base_url, args.client_id, args.client_secret)
@@ -180,20 +210,24 @@ def main():
     pages = items = 0
     for tenant_id in customers:
         since = None
-        previous = state["watermarks"].get(tenant_id)
+        previous = watermarks.get(tenant_id)
         if previous is not None:
             since = (parse_time(previous) - timedelta(seconds=args.overlap)).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
         token = issue_scoped_token(session, base_url, access_token, tenant_id)
         watermark, tenant_pages, tenant_items = poll_tenant(
-            session, base_url, token, since, args.page_size, state["resources"]
+            session, base_url, token, since, args.page_size, db, tenant_id
         )
         pages += tenant_pages
         items += tenant_items
         if watermark is not None:
-            state["watermarks"][tenant_id] = watermark
+            with db:
+                db.execute(
+                    "INSERT OR REPLACE INTO watermarks (tenant, watermark) VALUES (?, ?)",
+                    (tenant_id, watermark),
+                )
 
-    with open(args.state, "w") as state_file:
-        json.dump(state, state_file)
+    stored = db.execute("SELECT count(*) FROM resources").fetchone()[0]
+    db.close()
 
     print(
         json.dumps(
@@ -201,7 +235,7 @@ def main():
                 "tenants": len(customers),
                 "pages": pages,
                 "items": items,
-                "stored": len(state["resources"]),
+                "stored": stored,
                 "seconds": round(time.monotonic() - started, 3),
             }
         )
