@@ -41,8 +41,6 @@ struct Inner {
     phase: String,
     maps: HashMap<String, HashMap<String, Answer>>,
     misses: Vec<String>,
-    served: u64,
-    bytes: u64,
     /// Issued token -> the scope it stands for.
     scopes: HashMap<String, String>,
 }
@@ -50,7 +48,6 @@ struct Inner {
 /// The recording proxy and replay server.
 pub struct Replay {
     pub url: String,
-    upstream: String,
     inner: Arc<Mutex<Inner>>,
     clock: libc::clockid_t,
     _thread: std::thread::JoinHandle<()>,
@@ -98,7 +95,6 @@ impl Replay {
         assert_eq!(rc, 0, "pthread_getcpuclockid");
         Replay {
             url,
-            upstream: upstream.to_string(),
             inner,
             clock,
             _thread: thread,
@@ -147,11 +143,6 @@ impl Replay {
         assert_eq!(rc, 0, "clock_gettime");
         Duration::new(ts.tv_sec as u64, ts.tv_nsec as u32)
     }
-
-    #[allow(dead_code)]
-    pub fn upstream(&self) -> &str {
-        &self.upstream
-    }
 }
 
 /// The form fields of a body, without `assertion`, sorted.
@@ -178,7 +169,7 @@ fn key(inner: &Inner, method: &Method, uri: &Uri, headers: &HeaderMap, body: &[u
                 .scopes
                 .get(t.trim())
                 .cloned()
-                .unwrap_or_else(|| format!("unknown token {t}"))
+                .unwrap_or_else(|| "an unknown token".to_string())
         });
     format!("{method} {path} {} as {who}", form(body).join("&"))
 }
@@ -216,12 +207,8 @@ async fn handle(
             let mut i = inner.lock().unwrap();
             let phase = i.phase.clone();
             let found = i.maps.get(&phase).and_then(|m| m.get(&key)).cloned();
-            match &found {
-                Some(a) => {
-                    i.served += 1;
-                    i.bytes += a.body.len() as u64;
-                }
-                None => i.misses.push(key.clone()),
+            if found.is_none() {
+                i.misses.push(key.clone());
             }
             found
         };

@@ -310,6 +310,16 @@ fn snapshot(
     }
 }
 
+/// A rule's `flap` for a summary: how many changes, within how long ("1h").
+pub(super) fn flap_words(rule: &Rule) -> (u32, String) {
+    rule.flap.map_or((0, String::new()), |f| {
+        (
+            f.changes,
+            human_duration(chrono::Duration::from_std(f.within).unwrap_or_default()),
+        )
+    })
+}
+
 /// The status a notification tells: the alert's, or "flapping".
 pub(super) fn told_status(notify: Notify, rec: &AlertRecord) -> String {
     match notify {
@@ -330,15 +340,10 @@ fn summary(
 ) -> String {
     let name = &r.name;
     if notify == Notify::Flapping {
-        let flap = rule.flap.map_or((0, String::new()), |f| {
-            (
-                f.changes,
-                human_duration(chrono::Duration::from_std(f.within).unwrap_or_default()),
-            )
-        });
+        let (changes, within) = flap_words(rule);
         return format!(
-            "{name} changed state {} times within {}: held until it is stable for {}",
-            flap.0, flap.1, flap.1
+            "{name} changed state {changes} times within {within}: held until it is stable \
+             for {within}"
         );
     }
     if notify == Notify::Resolved && gone {

@@ -7,7 +7,7 @@
 //! Pure: stored alerts come through a reader the caller supplies.
 
 use super::lifecycle::{Notify, step};
-use super::plan::{Notification, PlanContext, ResourcePlan, told_status};
+use super::plan::{Notification, PlanContext, ResourcePlan, flap_words, told_status};
 use crate::acronis::model::PlatformAlert;
 use crate::model::{
     AlertRecord, AlertSnapshot, AlertStatus, LiveAlert, PlatformSnapshot, ResourceRef, Severity,
@@ -101,24 +101,21 @@ fn snapshot(
     let summary = match notify {
         Notify::Resolved => format!("{name}: {title}: dismissed on the platform"),
         Notify::Flapping => {
-            let (n, within) = rule.flap.map_or((0, String::new()), |f| {
-                (
-                    f.changes,
-                    crate::model::human_duration(
-                        chrono::Duration::from_std(f.within).unwrap_or_default(),
-                    ),
-                )
-            });
+            let (n, within) = flap_words(rule);
             format!("{name}: {title}: raised and dismissed {n} times within {within}")
         }
-        _ => match &alert.description {
-            Some(d) if !alert.title.is_empty() && resource.name != *title => {
-                format!("{name}: {title}: {d}")
+        _ => {
+            // The machine's name first, unless the alert names none (it is the title).
+            let head = if name == title {
+                title.clone()
+            } else {
+                format!("{name}: {title}")
+            };
+            match &alert.description {
+                Some(d) => format!("{head}: {d}"),
+                None => head,
             }
-            Some(d) => format!("{title}: {d}"),
-            None if resource.name != *title => format!("{name}: {title}"),
-            None => title.clone(),
-        },
+        }
     };
     AlertSnapshot {
         key: rec.key.clone(),

@@ -88,7 +88,18 @@ pub struct AlertUpdate {
     pub dismissed: Option<bool>,
 }
 
-pub(crate) const SEVERITIES: [&str; 5] = ["ok", "information", "warning", "error", "critical"];
+const SEVERITIES: [&str; 5] = ["ok", "information", "warning", "error", "critical"];
+
+/// A severity the platform uses, or why not.
+pub(crate) fn check_severity(s: &str) -> Result<(), super::SimError> {
+    if SEVERITIES.contains(&s) {
+        return Ok(());
+    }
+    Err(super::SimError::Invalid(format!(
+        "severity {s:?}: expected one of {}",
+        SEVERITIES.join(", ")
+    )))
+}
 
 impl AlertBook {
     /// Raise an alert at `now`; its id follows from the seed and how many were raised.

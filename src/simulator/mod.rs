@@ -328,12 +328,7 @@ impl Simulator {
                 .ok_or_else(|| SimError::Invalid("the datacenter has no customer".into()))?,
         };
         let severity = spec.severity.unwrap_or_else(|| "error".into());
-        if !alerts::SEVERITIES.contains(&severity.as_str()) {
-            return Err(SimError::Invalid(format!(
-                "severity {severity:?}: expected one of {}",
-                alerts::SEVERITIES.join(", ")
-            )));
-        }
+        alerts::check_severity(&severity)?;
         let a = alerts::SimAlert {
             id: String::new(),
             tenant,
@@ -356,13 +351,8 @@ impl Simulator {
     pub fn update_alert(&self, id: &str, u: AlertUpdate) -> Result<serde_json::Value, SimError> {
         let mut w = self.world();
         let now = w.sync();
-        if let Some(s) = &u.severity
-            && !alerts::SEVERITIES.contains(&s.as_str())
-        {
-            return Err(SimError::Invalid(format!(
-                "severity {s:?}: expected one of {}",
-                alerts::SEVERITIES.join(", ")
-            )));
+        if let Some(s) = &u.severity {
+            alerts::check_severity(s)?;
         }
         let a = w
             .alerts
