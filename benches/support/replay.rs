@@ -132,6 +132,17 @@ impl Replay {
         })
     }
 
+    /// The bodies recorded for `phase` whose request path contains `path`.
+    pub fn bodies(&self, phase: &str, path: &str) -> Vec<Bytes> {
+        let i = self.inner.lock().unwrap();
+        i.maps.get(phase).map_or_else(Vec::new, |m| {
+            m.iter()
+                .filter(|(key, a)| key.contains(path) && a.status == 200)
+                .map(|(_, a)| a.body.clone())
+                .collect()
+        })
+    }
+
     /// The server thread's CPU time so far.
     pub fn cpu(&self) -> Duration {
         let mut ts = libc::timespec {
