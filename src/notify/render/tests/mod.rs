@@ -1,9 +1,11 @@
 //! The renderer through its public face: shipped templates as reviewed snapshots
 //! (`snapshots.rs`), injection, strict mode and file:line errors (`safety.rs`),
 //! fitting and the Teams card against the official Adaptive Card 1.4 schema
-//! (`fitting.rs`).
+//! (`fitting.rs`), and a corpus of hostile names read as each receiver reads its
+//! payload (`hostile.rs`).
 
 mod fitting;
+mod hostile;
 mod safety;
 mod snapshots;
 
@@ -91,6 +93,16 @@ pub(super) fn email_of(r: Rendered) -> (String, String, String) {
             html,
         } => (subject, text, html),
         other => panic!("not an email: {other:?}"),
+    }
+}
+
+/// Every string in `v`, at any depth.
+pub(super) fn strings(v: &Value, out: &mut Vec<String>) {
+    match v {
+        Value::String(s) => out.push(s.clone()),
+        Value::Array(a) => a.iter().for_each(|i| strings(i, out)),
+        Value::Object(m) => m.values().for_each(|i| strings(i, out)),
+        _ => {}
     }
 }
 

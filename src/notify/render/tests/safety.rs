@@ -20,15 +20,6 @@ fn evil_item(status: AlertStatus) -> OutboxItem {
     item
 }
 
-fn strings(v: &Value, out: &mut Vec<String>) {
-    match v {
-        Value::String(s) => out.push(s.clone()),
-        Value::Array(a) => a.iter().for_each(|i| strings(i, out)),
-        Value::Object(m) => m.values().for_each(|i| strings(i, out)),
-        _ => {}
-    }
-}
-
 #[test]
 fn hostile_names_break_no_format() {
     let r = shipped();
