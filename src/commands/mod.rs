@@ -30,7 +30,7 @@ pub async fn execute(cli: Cli) -> Exit {
         Command::Simulate(args) => simulate::run(args).await,
         Command::Demo(args) => demo::run(args).await,
         Command::Check => match load_all(&path) {
-            Ok(loaded) => check::run(&loaded.config, &loaded.rules),
+            Ok(loaded) => check::run(loaded),
             Err(exit) => exit,
         },
         Command::Once(args) => match load_all(&path) {
@@ -131,6 +131,9 @@ fn load_all(path: &std::path::Path) -> Result<Loaded, Exit> {
     } else {
         Renderer::load(&cfg.templates_dir, &cfg).map_err(|e| usage(&e))?
     };
+    for w in renderer.warnings() {
+        tracing::warn!("{w}");
+    }
     // A silence naming no rule would silently silence nothing.
     for (i, s) in cfg.silences.iter().enumerate() {
         if let Some(name) = s.rule.as_deref().filter(|n| rules.get(n).is_none()) {

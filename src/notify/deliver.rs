@@ -17,7 +17,9 @@ use tracing::Instrument;
 
 use super::backoff;
 use super::rate::{Limiter, spent_at_start};
-use super::{Channel, Renderer, SendError};
+use super::render::RenderError;
+use super::render::budget::RENDER_WAIT;
+use super::{Channel, Rendered, Renderer, SendError};
 use crate::clock::Clock;
 use crate::config::{ChannelConfig, Config};
 use crate::model::OutboxItem;
@@ -312,13 +314,32 @@ impl LaneRun {
         self.attempt_in_span(item, report).instrument(span).await
     }
 
+    /// Render `item` on the blocking pool, waiting at most [`RENDER_WAIT`]: a template
+    /// that runs away fails its own message (the budget in `render/budget.rs` ends most
+    /// such renders itself) and holds neither this lane past the wait nor any other.
+    async fn render(&self, item: &OutboxItem) -> Result<Rendered, RenderError> {
+        let renderer = self.renderer.clone();
+        let config = self.lane.config.clone();
+        let owned = item.clone();
+        let now = self.clock.now();
+        let task = tokio::task::spawn_blocking(move || renderer.render(&config, &owned, now));
+        match tokio::time::timeout(RENDER_WAIT, task).await {
+            Ok(Ok(rendered)) => rendered,
+            Ok(Err(e)) => Err(RenderError(format!("the render stopped: {e}"))),
+            Err(_) => Err(RenderError(format!(
+                "the render took longer than {} s and was abandoned (loops nested in loops?)",
+                RENDER_WAIT.as_secs()
+            ))),
+        }
+    }
+
     async fn attempt_in_span(
         &self,
         item: OutboxItem,
         report: &mut DeliveryReport,
     ) -> Result<(), StateError> {
         let config = &self.lane.config;
-        let result = match self.renderer.render(config, &item, self.clock.now()) {
+        let result = match self.render(&item).await {
             Ok(message) => {
                 tracing::debug!(attempt = item.attempts + 1, "sending");
                 let sent = self.lane.channel.send(&item, &message).await;

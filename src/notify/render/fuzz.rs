@@ -23,6 +23,8 @@ impl Renderer {
             origin: Origin::Shipped,
             console_url: Some("https://cloud.example/".into()),
             digest: None,
+            max_time: super::budget::MAX_RENDER_TIME,
+            warnings: Vec::new(),
         };
         for (_, file, flavor) in Target::of(&channel.kind).files(&channel.template) {
             let shown = r.origin.display(&file);
@@ -53,7 +55,7 @@ impl Renderer {
             .and_then(Value::as_array)
             .map_or(0, Vec::len);
         let v = fit::fit(target, listed, |shown| {
-            self.render_json(flavor, &file, with_shown(ctx, shown))
+            self.render_json(target, flavor, &file, with_shown(ctx, shown))
         })?;
         Ok(Rendered::Json(v))
     }

@@ -12,9 +12,11 @@
 //! cuts are in its own folder, `notify/<kind>/fit.rs`, written with `limit.rs`).
 //! docs/templates.md is the user's side of this.
 
+pub(crate) mod budget;
 mod context;
 mod digest;
 mod escape;
+mod exposed;
 mod fit;
 mod fuzz;
 mod helpers;
@@ -60,6 +62,10 @@ pub struct Renderer {
     origin: Origin,
     console_url: Option<String>,
     digest: Option<String>,
+    /// The longest one render may take ([`budget::MAX_RENDER_TIME`]).
+    max_time: std::time::Duration,
+    /// Templates that show API values where their receiver reads markup (`exposed.rs`).
+    warnings: Vec<String>,
 }
 
 impl std::fmt::Debug for Renderer {
@@ -94,6 +100,8 @@ impl Renderer {
             origin,
             console_url: console_url(config),
             digest: config.digest.as_ref().map(|d| d.template.clone()),
+            max_time: budget::MAX_RENDER_TIME,
+            warnings: Vec::new(),
         };
         for ch in &config.channels {
             let why = format!("channel {:?} uses template {:?}", ch.name, ch.template);
@@ -103,7 +111,61 @@ impl Renderer {
             r.compile(Target::Digest, &name, "[digest] uses it")?;
         }
         r.check(config)?;
+        r.warnings = r.exposures(config);
         Ok(r)
+    }
+
+    /// What the templates were found to do that is allowed but unsafe: API values in
+    /// a field the receiver reads as markup. `check` prints these; the worker logs them.
+    pub fn warnings(&self) -> &[String] {
+        &self.warnings
+    }
+
+    /// For each Slack and Teams channel, the fields of its template where a sample
+    /// whose API values carry a marker shows them as markup.
+    fn exposures(&self, config: &Config) -> Vec<String> {
+        let now = sample::now();
+        let mut out = Vec::new();
+        for ch in &config.channels {
+            let target = Target::of(&ch.kind);
+            if !matches!(target, Target::Slack | Target::Teams) {
+                continue;
+            }
+            let probes = [
+                sample::items(now).swap_remove(1),
+                sample::platform_item(now),
+            ];
+            let mut fields: Vec<String> = probes
+                .into_iter()
+                .filter_map(|item| match self.render(ch, &exposed::probe(item), now) {
+                    Ok(Rendered::Json(v)) => Some(exposed::markup_fields(target, &v)),
+                    _ => None,
+                })
+                .flatten()
+                .collect();
+            fields.sort();
+            fields.dedup();
+            if fields.is_empty() {
+                continue;
+            }
+            let (_, file, _) = target.files(&ch.template).remove(0);
+            let safe = match target {
+                Target::Teams => "a RichTextBlock's TextRuns",
+                _ => "plain_text text objects",
+            };
+            out.push(format!(
+                "{} (channel {:?}) shows values from the API (machine, tenant and policy \
+                 names, summaries, statuses) where {} reads markup: {}; a machine named \
+                 like \"[Sign in](https://example.com)\" would be shown as a link or \
+                 formatting. Show API values in {safe} instead (docs/templates.md, \
+                 \"API values stay inert\")",
+                self.origin.display(&file),
+                ch.name,
+                target.label(),
+                fields.join(", ")
+            ));
+        }
+        out
     }
 
     /// Compile the files of template `name` not compiled yet.
@@ -145,6 +207,53 @@ impl Renderer {
         Ok(())
     }
 
+    /// What `check` adds to [`Renderer::load`]'s sample renders: every notification
+    /// template with sample data scaled up to [`sample::SCALED`] alerts, and the digest
+    /// with as many machines, each within the render budget (`budget.rs`), so that a
+    /// template that runs away is found before it is deployed, naming the template and
+    /// the limit. Not done at every load: it costs a second or so in a debug build.
+    ///
+    /// `step` is told what is rendered next, before it is, so that a caller waiting
+    /// on another thread can name the template of a render that never ends.
+    pub fn check_scaled(
+        &self,
+        config: &Config,
+        step: &dyn Fn(String),
+    ) -> Result<(), TemplateError> {
+        let now = sample::now();
+        for ch in &config.channels {
+            for item in sample::scaled_items(now) {
+                step(format!(
+                    "template {:?} of channel {:?}, {} alerts",
+                    ch.template,
+                    ch.name,
+                    item.count()
+                ));
+                self.render(ch, &item, now).map_err(|e| {
+                    TemplateError(format!(
+                        "{e} (rendering sample data scaled up to {} alerts, for channel {:?})",
+                        item.count(),
+                        ch.name
+                    ))
+                })?;
+            }
+        }
+        if let Some(name) = &self.digest {
+            let d = sample::scaled_digest(now);
+            step(format!(
+                "digest template {name:?}, {} machines",
+                d.machines.len()
+            ));
+            self.render_digest(&d, now).map_err(|e| {
+                TemplateError(format!(
+                    "{e} (rendering a sample digest scaled up to {} machines)",
+                    d.machines.len()
+                ))
+            })?;
+        }
+        Ok(())
+    }
+
     /// Render `item` for `channel` at `now`, fitted to the channel's limits.
     pub fn render(
         &self,
@@ -168,7 +277,7 @@ impl Renderer {
         let (_, file, flavor) = target.files(&channel.template).remove(0);
         let listed = ctx.listed();
         let v = fit::fit(target, listed, |shown| {
-            self.render_json(flavor, &file, ctx.with_shown(shown))
+            self.render_json(target, flavor, &file, ctx.with_shown(shown))
         })?;
         Ok(Rendered::Json(v))
     }
@@ -186,9 +295,11 @@ impl Renderer {
         self.render_email(Target::Digest, name, ctx)
     }
 
-    /// Render one template file with `ctx` as text.
+    /// Render one template file with `ctx` as text, within `target`'s render budget
+    /// (`budget.rs`).
     fn render_text(
         &self,
+        target: Target,
         flavor: Flavor,
         file: &str,
         ctx: &Context,
@@ -200,7 +311,16 @@ impl Renderer {
                 self.origin.display(file)
             )));
         }
-        hb.render_with_context(file, ctx).map_err(|e| {
+        let mut out = budget::Bounded::new(budget::max_render_bytes(target), self.max_time);
+        let rendered = hb.render_with_context_to_write(file, ctx, &mut out);
+        if let Some(over) = out.over {
+            return Err(RenderError(format!(
+                "{}: {}",
+                self.origin.display(file),
+                over.describe(target)
+            )));
+        }
+        rendered.map_err(|e| {
             let at = match (e.line_no, e.column_no) {
                 (Some(l), Some(c)) => format!(":{l}:{c}"),
                 _ => String::new(),
@@ -211,12 +331,24 @@ impl Renderer {
                 self.origin.display(name),
                 render_reason(e.reason())
             ))
+        })?;
+        String::from_utf8(out.out).map_err(|e| {
+            RenderError(format!(
+                "{}: the output is not UTF-8: {e}",
+                self.origin.display(file)
+            ))
         })
     }
 
-    fn render_json(&self, flavor: Flavor, file: &str, ctx: Value) -> Result<Value, RenderError> {
+    fn render_json(
+        &self,
+        target: Target,
+        flavor: Flavor,
+        file: &str,
+        ctx: Value,
+    ) -> Result<Value, RenderError> {
         // Context::from takes the value as it is; render() would copy it once more.
-        let out = self.render_text(flavor, file, &Context::from(ctx))?;
+        let out = self.render_text(target, flavor, file, &Context::from(ctx))?;
         serde_json::from_str(&out).map_err(|e| {
             RenderError(format!(
                 "{}: the output is not JSON: {e} of the output, near: {}",
@@ -235,7 +367,7 @@ impl Renderer {
         let ctx = Context::from(ctx);
         let (mut subject, mut text, mut html) = (String::new(), String::new(), String::new());
         for (part, file, flavor) in target.files(name) {
-            let out = self.render_text(flavor, &file, &ctx)?;
+            let out = self.render_text(target, flavor, &file, &ctx)?;
             match part {
                 Part::Subject => subject = email::fit::subject(&out),
                 Part::Text => text = out,

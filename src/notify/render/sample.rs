@@ -382,3 +382,48 @@ pub fn digest(now: DateTime<Utc>) -> DigestContext {
         ],
     }
 }
+
+/// How many alerts `check` scales its sample data up to (the render budget's test).
+pub const SCALED: usize = 1000;
+
+/// What `check` also renders every notification template with: [`SCALED`] alerts,
+/// all listed, firing and resolved.
+pub fn scaled_items(now: DateTime<Utc>) -> Vec<OutboxItem> {
+    let stale = RuleInfo {
+        name: "backup-stale".into(),
+        description: "No successful backup for more than 26 hours".into(),
+        severity: Severity::Warning,
+    };
+    [AlertStatus::Firing, AlertStatus::Resolved]
+        .into_iter()
+        .map(|status| {
+            item(
+                stale.clone(),
+                Some("policy.backup.machine"),
+                status,
+                SCALED,
+                SCALED,
+                now,
+            )
+        })
+        .collect()
+}
+
+/// The sample digest with [`SCALED`] machines and as many problems.
+pub fn scaled_digest(now: DateTime<Utc>) -> DigestContext {
+    let mut d = digest(now);
+    let machines = d.machines.clone();
+    let problems = d.problems.clone();
+    d.machines = (0..SCALED)
+        .map(|i| {
+            let mut m = machines[i % machines.len()].clone();
+            m.name = format!("{}-{i}", m.name);
+            m
+        })
+        .collect();
+    d.problems = (0..SCALED)
+        .map(|i| problems[i % problems.len()].clone())
+        .collect();
+    d.totals.machines = SCALED;
+    d
+}
