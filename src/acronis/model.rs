@@ -319,79 +319,457 @@ impl Attributes {
 }
 
 fn attributes<'de, D: Deserializer<'de>>(d: D) -> Result<Attributes, D::Error> {
-    let v = Option::<serde_json::Value>::deserialize(d)?;
-    Ok(v.as_ref().map(Attributes::read).unwrap_or_default())
+    d.deserialize_any(lenient::ListVisitor)
 }
 
 impl Attributes {
-    /// Read the attributes array, tolerating any shape.
+    /// Read an attributes array already parsed, tolerating any shape (as the page
+    /// decoder does, through the same visitor).
     pub fn read(v: &serde_json::Value) -> Attributes {
+        attributes(v).unwrap_or_default()
+    }
+
+    /// Fold one `{name, kvs, details}` entry in: `kvs` before `details`, the first
+    /// readable value of each key kept.
+    fn apply(&mut self, entry: lenient::Entry) {
         use serde_json::Value;
-        let mut out = Attributes::default();
-        let Some(list) = v.as_array() else {
-            out.malformed = Some("context.attributes is not an array");
-            return out;
+        let out = self;
+        let Some(name) = entry.name else {
+            out.malformed
+                .get_or_insert("an attributes entry has no name");
+            return;
         };
-        for attr in list {
-            let Some(name) = attr.get("name").and_then(Value::as_str) else {
-                out.malformed
-                    .get_or_insert("an attributes entry has no name");
-                continue;
+        if entry.malformed {
+            out.malformed
+                .get_or_insert("an attributes pair has no key or value");
+        }
+        for (key, value) in entry.kvs.into_iter().chain(entry.details) {
+            let unreadable = |what| match value {
+                Value::Null => None,
+                _ => Some(what),
             };
-            let pairs = ["kvs", "details"]
-                .into_iter()
-                .filter_map(|k| attr.get(k).and_then(Value::as_array))
-                .flatten();
-            for pair in pairs {
-                let (Some(key), Some(value)) =
-                    (pair.get("key").and_then(Value::as_str), pair.get("value"))
-                else {
-                    out.malformed
-                        .get_or_insert("an attributes pair has no key or value");
-                    continue;
-                };
-                let unreadable = |what| match value {
-                    Value::Null => None,
-                    _ => Some(what),
-                };
-                match (name, key) {
-                    ("agent", "is_online") => match flag(value) {
-                        Some(b) => out.agent_online = out.agent_online.or(Some(b)),
-                        None => {
-                            out.malformed = out
-                                .malformed
-                                .or(unreadable("agent is_online is not 0/1 or a boolean"))
-                        }
-                    },
-                    ("agent", "enabled") => match flag(value) {
-                        Some(b) => out.agent_enabled = out.agent_enabled.or(Some(b)),
-                        None => {
-                            out.malformed = out
-                                .malformed
-                                .or(unreadable("agent enabled is not 0/1 or a boolean"))
-                        }
-                    },
-                    ("agent", "version") => {
-                        out.agent_version = out.agent_version.take().or_else(|| {
-                            value
-                                .as_str()
-                                .filter(|s| !s.trim().is_empty())
-                                .map(str::to_string)
-                        })
+            match (name.as_str(), key.as_str()) {
+                ("agent", "is_online") => match flag(&value) {
+                    Some(b) => out.agent_online = out.agent_online.or(Some(b)),
+                    None => {
+                        out.malformed = out
+                            .malformed
+                            .or(unreadable("agent is_online is not 0/1 or a boolean"))
                     }
-                    ("cyberfit", "cyberfit_score_value") => match number(value) {
-                        Some(n) => out.cyberfit = out.cyberfit.or(Some(n)),
-                        None => {
-                            out.malformed = out
-                                .malformed
-                                .or(unreadable("cyberfit_score_value is not a number"))
-                        }
-                    },
-                    _ => {}
+                },
+                ("agent", "enabled") => match flag(&value) {
+                    Some(b) => out.agent_enabled = out.agent_enabled.or(Some(b)),
+                    None => {
+                        out.malformed = out
+                            .malformed
+                            .or(unreadable("agent enabled is not 0/1 or a boolean"))
+                    }
+                },
+                ("agent", "version") => {
+                    out.agent_version = out.agent_version.take().or_else(|| {
+                        value
+                            .as_str()
+                            .filter(|s| !s.trim().is_empty())
+                            .map(str::to_string)
+                    })
                 }
+                ("cyberfit", "cyberfit_score_value") => match number(&value) {
+                    Some(n) => out.cyberfit = out.cyberfit.or(Some(n)),
+                    None => {
+                        out.malformed = out
+                            .malformed
+                            .or(unreadable("cyberfit_score_value is not a number"))
+                    }
+                },
+                _ => {}
             }
         }
-        out
+    }
+}
+
+/// Decoding `context.attributes` as it streams by (issue 18): only the four values
+/// the worker reads are kept as values; every other attribute, key and value is
+/// skipped unparsed (`IgnoredAny`), where building a `serde_json::Value` of the whole
+/// block cost about as much as the rest of the page. Every visitor here accepts any
+/// JSON shape, so a malformed block is read as far as it goes and never fails the
+/// page.
+mod lenient {
+    use std::fmt;
+
+    use serde::de::{Deserialize, Deserializer, IgnoredAny, MapAccess, SeqAccess, Visitor};
+    use serde_json::Value;
+
+    use super::Attributes;
+
+    /// The pair keys whose values are read (under any entry name).
+    const WANTED: [&str; 4] = ["is_online", "enabled", "version", "cyberfit_score_value"];
+
+    /// One entry of the array, as far as the worker reads it.
+    #[derive(Default)]
+    pub struct Entry {
+        pub name: Option<String>,
+        pub kvs: Vec<(String, Value)>,
+        pub details: Vec<(String, Value)>,
+        /// A pair without a key or a value was met.
+        pub malformed: bool,
+    }
+
+    /// Methods for every JSON shape a visitor does not expect: the value is taken
+    /// (drained, for arrays and objects) and `$other` is the result.
+    macro_rules! any_other_shape {
+        ($other:expr) => {
+            fn visit_bool<E: serde::de::Error>(self, _: bool) -> Result<Self::Value, E> {
+                Ok($other)
+            }
+            fn visit_i64<E: serde::de::Error>(self, _: i64) -> Result<Self::Value, E> {
+                Ok($other)
+            }
+            fn visit_u64<E: serde::de::Error>(self, _: u64) -> Result<Self::Value, E> {
+                Ok($other)
+            }
+            fn visit_f64<E: serde::de::Error>(self, _: f64) -> Result<Self::Value, E> {
+                Ok($other)
+            }
+            fn visit_str<E: serde::de::Error>(self, _: &str) -> Result<Self::Value, E> {
+                Ok($other)
+            }
+            fn visit_unit<E: serde::de::Error>(self) -> Result<Self::Value, E> {
+                Ok($other)
+            }
+            fn visit_none<E: serde::de::Error>(self) -> Result<Self::Value, E> {
+                Ok($other)
+            }
+        };
+    }
+
+    fn drain_seq<'de, A: SeqAccess<'de>>(mut seq: A) -> Result<(), A::Error> {
+        while seq.next_element::<IgnoredAny>()?.is_some() {}
+        Ok(())
+    }
+
+    fn drain_map<'de, A: MapAccess<'de>>(mut map: A) -> Result<(), A::Error> {
+        while map.next_entry::<IgnoredAny, IgnoredAny>()?.is_some() {}
+        Ok(())
+    }
+
+    /// The whole block: an array of entries; `null` is no attributes.
+    pub struct ListVisitor;
+
+    impl<'de> Visitor<'de> for ListVisitor {
+        type Value = Attributes;
+
+        fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+            f.write_str("the attributes array")
+        }
+
+        fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Attributes, A::Error> {
+            let mut out = Attributes::default();
+            while let Some(entry) = seq.next_element::<EntryOf>()? {
+                match entry.0 {
+                    Some(e) => out.apply(e),
+                    None => {
+                        out.malformed
+                            .get_or_insert("an attributes entry has no name");
+                    }
+                }
+            }
+            Ok(out)
+        }
+
+        fn visit_map<A: MapAccess<'de>>(self, map: A) -> Result<Attributes, A::Error> {
+            drain_map(map)?;
+            Ok(not_an_array())
+        }
+
+        fn visit_some<D: Deserializer<'de>>(self, d: D) -> Result<Attributes, D::Error> {
+            d.deserialize_any(self)
+        }
+
+        fn visit_unit<E: serde::de::Error>(self) -> Result<Attributes, E> {
+            Ok(Attributes::default())
+        }
+
+        fn visit_none<E: serde::de::Error>(self) -> Result<Attributes, E> {
+            Ok(Attributes::default())
+        }
+
+        fn visit_bool<E: serde::de::Error>(self, _: bool) -> Result<Attributes, E> {
+            Ok(not_an_array())
+        }
+        fn visit_i64<E: serde::de::Error>(self, _: i64) -> Result<Attributes, E> {
+            Ok(not_an_array())
+        }
+        fn visit_u64<E: serde::de::Error>(self, _: u64) -> Result<Attributes, E> {
+            Ok(not_an_array())
+        }
+        fn visit_f64<E: serde::de::Error>(self, _: f64) -> Result<Attributes, E> {
+            Ok(not_an_array())
+        }
+        fn visit_str<E: serde::de::Error>(self, _: &str) -> Result<Attributes, E> {
+            Ok(not_an_array())
+        }
+    }
+
+    fn not_an_array() -> Attributes {
+        Attributes {
+            malformed: Some("context.attributes is not an array"),
+            ..Attributes::default()
+        }
+    }
+
+    /// An entry, or None when it is not an object.
+    struct EntryOf(Option<Entry>);
+
+    impl<'de> Deserialize<'de> for EntryOf {
+        fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+            d.deserialize_any(EntryVisitor)
+        }
+    }
+
+    struct EntryVisitor;
+
+    impl<'de> Visitor<'de> for EntryVisitor {
+        type Value = EntryOf;
+
+        fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+            f.write_str("an attributes entry")
+        }
+
+        fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<EntryOf, A::Error> {
+            let mut e = Entry::default();
+            while let Some(key) = map.next_key::<Field>()? {
+                match key {
+                    Field::Name => e.name = map.next_value::<StrOf>()?.0,
+                    Field::Kvs => {
+                        let pairs = map.next_value::<PairsOf>()?;
+                        e.malformed |= pairs.malformed;
+                        e.kvs = pairs.pairs;
+                    }
+                    Field::Details => {
+                        let pairs = map.next_value::<PairsOf>()?;
+                        e.malformed |= pairs.malformed;
+                        e.details = pairs.pairs;
+                    }
+                    _ => {
+                        map.next_value::<IgnoredAny>()?;
+                    }
+                }
+            }
+            Ok(EntryOf(Some(e)))
+        }
+
+        fn visit_seq<A: SeqAccess<'de>>(self, seq: A) -> Result<EntryOf, A::Error> {
+            drain_seq(seq)?;
+            Ok(EntryOf(None))
+        }
+
+        any_other_shape!(EntryOf(None));
+    }
+
+    /// `kvs` or `details`: the wanted pairs; not an array reads as none.
+    #[derive(Default)]
+    struct PairsOf {
+        pairs: Vec<(String, Value)>,
+        malformed: bool,
+    }
+
+    impl<'de> Deserialize<'de> for PairsOf {
+        fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+            d.deserialize_any(PairsVisitor)
+        }
+    }
+
+    struct PairsVisitor;
+
+    impl<'de> Visitor<'de> for PairsVisitor {
+        type Value = PairsOf;
+
+        fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+            f.write_str("an array of {key, value} pairs")
+        }
+
+        fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<PairsOf, A::Error> {
+            let mut out = PairsOf::default();
+            while let Some(pair) = seq.next_element::<PairOf>()? {
+                match pair {
+                    PairOf::Wanted(k, v) => out.pairs.push((k, v)),
+                    PairOf::Other => {}
+                    PairOf::Broken => out.malformed = true,
+                }
+            }
+            Ok(out)
+        }
+
+        fn visit_map<A: MapAccess<'de>>(self, map: A) -> Result<PairsOf, A::Error> {
+            drain_map(map)?;
+            Ok(PairsOf::default())
+        }
+
+        any_other_shape!(PairsOf::default());
+    }
+
+    /// One `{key, value}`: kept when its key is wanted; a pair without a string key
+    /// or without a value is broken.
+    enum PairOf {
+        Wanted(String, Value),
+        Other,
+        Broken,
+    }
+
+    impl<'de> Deserialize<'de> for PairOf {
+        fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+            d.deserialize_any(PairVisitor)
+        }
+    }
+
+    struct PairVisitor;
+
+    impl<'de> Visitor<'de> for PairVisitor {
+        type Value = PairOf;
+
+        fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+            f.write_str("a {key, value} pair")
+        }
+
+        fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<PairOf, A::Error> {
+            let mut key: Option<PairKey> = None;
+            // None: no value yet; Some(None): a value skipped (its key not wanted).
+            let mut value: Option<Option<Value>> = None;
+            while let Some(k) = map.next_key::<Field>()? {
+                match k {
+                    Field::Key => key = Some(map.next_value::<PairKey>()?),
+                    Field::Value => {
+                        // A value before its key is kept until the key is known.
+                        let wanted = matches!(key, None | Some(PairKey::Wanted(_)));
+                        value = Some(if wanted {
+                            Some(map.next_value::<Value>()?)
+                        } else {
+                            map.next_value::<IgnoredAny>()?;
+                            None
+                        });
+                    }
+                    _ => {
+                        map.next_value::<IgnoredAny>()?;
+                    }
+                }
+            }
+            Ok(match (key, value) {
+                (Some(PairKey::Wanted(i)), Some(Some(v))) => PairOf::Wanted(WANTED[i].into(), v),
+                (Some(PairKey::Wanted(_) | PairKey::Other), Some(_)) => PairOf::Other,
+                _ => PairOf::Broken,
+            })
+        }
+
+        fn visit_seq<A: SeqAccess<'de>>(self, seq: A) -> Result<PairOf, A::Error> {
+            drain_seq(seq)?;
+            Ok(PairOf::Broken)
+        }
+
+        any_other_shape!(PairOf::Broken);
+    }
+
+    /// An object key the visitors act on, told apart without allocating.
+    enum Field {
+        Name,
+        Kvs,
+        Details,
+        Key,
+        Value,
+        Other,
+    }
+
+    impl<'de> Deserialize<'de> for Field {
+        fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+            struct FieldVisitor;
+            impl Visitor<'_> for FieldVisitor {
+                type Value = Field;
+                fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+                    f.write_str("an object key")
+                }
+                fn visit_str<E: serde::de::Error>(self, s: &str) -> Result<Field, E> {
+                    Ok(match s {
+                        "name" => Field::Name,
+                        "kvs" => Field::Kvs,
+                        "details" => Field::Details,
+                        "key" => Field::Key,
+                        "value" => Field::Value,
+                        _ => Field::Other,
+                    })
+                }
+            }
+            d.deserialize_identifier(FieldVisitor)
+        }
+    }
+
+    /// A pair's key: one of [`WANTED`] (its index), another string, or not a string.
+    enum PairKey {
+        Wanted(usize),
+        Other,
+        NotAString,
+    }
+
+    impl<'de> Deserialize<'de> for PairKey {
+        fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+            Ok(match StrOf::deserialize(d)?.0 {
+                None => PairKey::NotAString,
+                Some(k) => match WANTED.iter().position(|w| *w == k) {
+                    Some(i) => PairKey::Wanted(i),
+                    None => PairKey::Other,
+                },
+            })
+        }
+    }
+
+    /// A string, or None for any other shape.
+    struct StrOf(Option<String>);
+
+    impl<'de> Deserialize<'de> for StrOf {
+        fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+            d.deserialize_any(StrVisitor)
+        }
+    }
+
+    struct StrVisitor;
+
+    impl<'de> Visitor<'de> for StrVisitor {
+        type Value = StrOf;
+
+        fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+            f.write_str("a string")
+        }
+
+        fn visit_str<E: serde::de::Error>(self, s: &str) -> Result<StrOf, E> {
+            Ok(StrOf(Some(s.to_owned())))
+        }
+
+        fn visit_seq<A: SeqAccess<'de>>(self, seq: A) -> Result<StrOf, A::Error> {
+            drain_seq(seq)?;
+            Ok(StrOf(None))
+        }
+
+        fn visit_map<A: MapAccess<'de>>(self, map: A) -> Result<StrOf, A::Error> {
+            drain_map(map)?;
+            Ok(StrOf(None))
+        }
+
+        fn visit_bool<E: serde::de::Error>(self, _: bool) -> Result<StrOf, E> {
+            Ok(StrOf(None))
+        }
+        fn visit_i64<E: serde::de::Error>(self, _: i64) -> Result<StrOf, E> {
+            Ok(StrOf(None))
+        }
+        fn visit_u64<E: serde::de::Error>(self, _: u64) -> Result<StrOf, E> {
+            Ok(StrOf(None))
+        }
+        fn visit_f64<E: serde::de::Error>(self, _: f64) -> Result<StrOf, E> {
+            Ok(StrOf(None))
+        }
+        fn visit_unit<E: serde::de::Error>(self) -> Result<StrOf, E> {
+            Ok(StrOf(None))
+        }
+        fn visit_none<E: serde::de::Error>(self) -> Result<StrOf, E> {
+            Ok(StrOf(None))
+        }
     }
 }
 
@@ -548,6 +926,24 @@ mod tests {
                 a.malformed
             );
         }
+        // Keys in any order (the name after its pairs, a value before its key), other
+        // keys beside them, values of pairs not read of any shape: as in the usual order.
+        let page = r#"{"context":{"id":"a","attributes":[
+            {"kvs":[{"value":"15.1","key":"version"},{"key":"os","value":{"deep":[1,{"x":null}]}},
+                    {"value":[1,2],"key":"components"},{"key":"is_online","extra":true,"value":"1"}],
+             "details":[], "name":"agent", "other":{"a":[{}]}},
+            {"details":[{"key":"cyberfit_score_value","value":610}],
+             "kvs":[{"key":"cyberfit_score_value","value":"625"}],"name":"cyberfit"}]}}"#;
+        let item: ResourceStatus = serde_json::from_str(page).unwrap();
+        let a = &item.context.attributes;
+        assert_eq!(a.agent_version.as_deref(), Some("15.1"));
+        assert_eq!(a.agent_online, Some(true));
+        assert_eq!(
+            a.cyberfit,
+            Some(625),
+            "kvs before details, whatever the order"
+        );
+        assert_eq!(a.malformed, None);
         // A good value next to a bad one is kept.
         let a = Attributes::read(&serde_json::json!([
             {"name": "agent", "kvs": [{"key": "is_online", "value": 1}, {"key": "enabled"}]}
