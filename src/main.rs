@@ -23,6 +23,10 @@ fn main() -> std::process::ExitCode {
         }
     };
     let exit = runtime.block_on(acronis_watch::commands::execute(cli));
+    // Everything the command awaited is done. What may still run on the blocking pool
+    // is a render that delivery abandoned (a template looping without end, see
+    // notify/render/budget.rs): dropping the runtime would wait for it forever.
+    runtime.shutdown_timeout(std::time::Duration::from_secs(1));
     std::process::ExitCode::from(exit as u8)
 }
 

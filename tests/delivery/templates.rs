@@ -217,3 +217,62 @@ async fn check_warns_when_a_template_shows_api_values_as_markup() {
     );
     assert!(t.contains("TextBlock"), "names the field: {t}");
 }
+
+/// Loops nested six deep over the alerts, writing nothing: on `check`'s small samples
+/// 7^6 turns, quick; on 30 grouped alerts 30^6 (7 * 10^8), minutes.
+const RUNAWAY_SILENT_DEEP: &str = r#"{
+  "text": "{{rule.name}}{{#each alerts}}{{#each @root.alerts}}{{#each @root.alerts}}{{#each @root.alerts}}{{#each @root.alerts}}{{#each @root.alerts}}{{/each}}{{/each}}{{/each}}{{/each}}{{/each}}{{/each}}"
+}
+"#;
+
+/// A render that writes nothing and never ends is abandoned after delivery's wait: the
+/// message is a dead letter saying so, the other channel is served, and `once` exits
+/// instead of waiting for the abandoned render.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_silent_runaway_render_is_abandoned_and_once_still_exits() {
+    let _serial = shared().await;
+    let b = Bench::new(30, 2, "").await;
+    let hook = HttpSink::start().await;
+    let slack = HttpSink::start().await;
+    b.add(&hook_channel(
+        "hook",
+        &hook.url(""),
+        "template = \"silent\"",
+    ));
+    b.add(&slack_channel("slack", &slack.url(""), ""));
+    b.rules(
+        "r.toml",
+        &status_rule(
+            "crit",
+            &["itest-*"],
+            &["hook", "slack"],
+            "group_window = \"30s\"",
+        ),
+    );
+    b.steer(
+        0,
+        30,
+        |i| format!("itest-{i}"),
+        json!({"status": "critical"}),
+    )
+    .await;
+    let dir = b.work.path().join("templates");
+    std::fs::create_dir_all(&dir).unwrap();
+    std::fs::write(dir.join("silent.json.hbs"), RUNAWAY_SILENT_DEEP).unwrap();
+    let shipped = include_str!("../../templates/slack.json.hbs");
+    std::fs::write(dir.join("slack.json.hbs"), shipped).unwrap();
+
+    let started = std::time::Instant::now();
+    let run = b.once(start(), None).await;
+    let t = run.text();
+    assert!(
+        started.elapsed() < std::time::Duration::from_secs(60),
+        "once exited without waiting for the abandoned render: {t}"
+    );
+    assert!(hook.requests().is_empty(), "{t}");
+    assert_eq!(slack.requests().len(), 1, "slack gets its message: {t}");
+    let dead = b.dead().await;
+    assert_eq!(dead.len(), 1, "{dead:?}");
+    let error = dead[0].to_string();
+    assert!(error.contains("longer than 5 s"), "{error}");
+}
