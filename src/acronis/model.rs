@@ -414,9 +414,9 @@ mod lenient {
         pub malformed: bool,
     }
 
-    /// Methods for every JSON shape a visitor does not expect: the value is taken
-    /// (drained, for arrays and objects) and `$other` is the result.
-    macro_rules! any_other_shape {
+    /// Methods for booleans and numbers, where a visitor does not expect them: `$other`
+    /// is the result.
+    macro_rules! bools_and_numbers {
         ($other:expr) => {
             fn visit_bool<E: serde::de::Error>(self, _: bool) -> Result<Self::Value, E> {
                 Ok($other)
@@ -430,6 +430,14 @@ mod lenient {
             fn visit_f64<E: serde::de::Error>(self, _: f64) -> Result<Self::Value, E> {
                 Ok($other)
             }
+        };
+    }
+
+    /// Methods for every scalar shape a visitor does not expect (strings and nulls
+    /// too): `$other` is the result. Arrays and objects are drained by each visitor.
+    macro_rules! any_other_shape {
+        ($other:expr) => {
+            bools_and_numbers!($other);
             fn visit_str<E: serde::de::Error>(self, _: &str) -> Result<Self::Value, E> {
                 Ok($other)
             }
@@ -493,18 +501,8 @@ mod lenient {
             Ok(Attributes::default())
         }
 
-        fn visit_bool<E: serde::de::Error>(self, _: bool) -> Result<Attributes, E> {
-            Ok(not_an_array())
-        }
-        fn visit_i64<E: serde::de::Error>(self, _: i64) -> Result<Attributes, E> {
-            Ok(not_an_array())
-        }
-        fn visit_u64<E: serde::de::Error>(self, _: u64) -> Result<Attributes, E> {
-            Ok(not_an_array())
-        }
-        fn visit_f64<E: serde::de::Error>(self, _: f64) -> Result<Attributes, E> {
-            Ok(not_an_array())
-        }
+        bools_and_numbers!(not_an_array());
+
         fn visit_str<E: serde::de::Error>(self, _: &str) -> Result<Attributes, E> {
             Ok(not_an_array())
         }
@@ -752,18 +750,8 @@ mod lenient {
             Ok(StrOf(None))
         }
 
-        fn visit_bool<E: serde::de::Error>(self, _: bool) -> Result<StrOf, E> {
-            Ok(StrOf(None))
-        }
-        fn visit_i64<E: serde::de::Error>(self, _: i64) -> Result<StrOf, E> {
-            Ok(StrOf(None))
-        }
-        fn visit_u64<E: serde::de::Error>(self, _: u64) -> Result<StrOf, E> {
-            Ok(StrOf(None))
-        }
-        fn visit_f64<E: serde::de::Error>(self, _: f64) -> Result<StrOf, E> {
-            Ok(StrOf(None))
-        }
+        bools_and_numbers!(StrOf(None));
+
         fn visit_unit<E: serde::de::Error>(self) -> Result<StrOf, E> {
             Ok(StrOf(None))
         }

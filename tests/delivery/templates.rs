@@ -128,12 +128,18 @@ async fn a_shipped_template_set_passes_the_scaled_check() {
     assert!(t.contains("scaled up to 1,000 alerts"), "{t}");
 }
 
-/// In delivery, a message whose render runs away (30 grouped alerts: 30^4 turns of
-/// output past 4 MiB) fails alone, as a dead letter naming the template and the limit,
-/// while the other channel of the same rule gets its message.
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_runaway_render_fails_its_message_and_holds_no_other_channel() {
-    let _serial = shared().await;
+/// What one `once` gave when a rule notifies a webhook channel rendered by
+/// `template` and a Slack channel rendered by the shipped template, for 30 critical
+/// machines grouped into one message each.
+struct RunawayRun {
+    b: Bench,
+    hook: HttpSink,
+    slack: HttpSink,
+    run: Run,
+    took: std::time::Duration,
+}
+
+async fn once_beside_slack(template: &str) -> RunawayRun {
     let b = Bench::new(30, 2, "").await;
     let hook = HttpSink::start().await;
     let slack = HttpSink::start().await;
@@ -161,18 +167,34 @@ async fn a_runaway_render_fails_its_message_and_holds_no_other_channel() {
     .await;
     let dir = b.work.path().join("templates");
     std::fs::create_dir_all(&dir).unwrap();
-    std::fs::write(dir.join("runaway.json.hbs"), RUNAWAY_WRITING).unwrap();
+    std::fs::write(dir.join("runaway.json.hbs"), template).unwrap();
     let shipped = include_str!("../../templates/slack.json.hbs");
     std::fs::write(dir.join("slack.json.hbs"), shipped).unwrap();
-
+    let started = std::time::Instant::now();
     let run = b.once(start(), None).await;
-    let t = run.text();
+    RunawayRun {
+        took: started.elapsed(),
+        b,
+        hook,
+        slack,
+        run,
+    }
+}
+
+/// In delivery, a message whose render runs away (30 grouped alerts: 30^4 turns of
+/// output past 4 MiB) fails alone, as a dead letter naming the template and the limit,
+/// while the other channel of the same rule gets its message.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_runaway_render_fails_its_message_and_holds_no_other_channel() {
+    let _serial = shared().await;
+    let r = once_beside_slack(RUNAWAY_WRITING).await;
+    let t = r.run.text();
     assert!(
-        hook.requests().is_empty(),
+        r.hook.requests().is_empty(),
         "the runaway message is not sent: {t}"
     );
-    assert_eq!(slack.requests().len(), 1, "slack gets its message: {t}");
-    let dead = b.dead().await;
+    assert_eq!(r.slack.requests().len(), 1, "slack gets its message: {t}");
+    let dead = r.b.dead().await;
     assert_eq!(dead.len(), 1, "one dead letter: {dead:?}");
     let error = dead[0].to_string();
     assert!(error.contains("runaway.json.hbs"), "{error}");
@@ -231,47 +253,15 @@ const RUNAWAY_SILENT_DEEP: &str = r#"{
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_silent_runaway_render_is_abandoned_and_once_still_exits() {
     let _serial = shared().await;
-    let b = Bench::new(30, 2, "").await;
-    let hook = HttpSink::start().await;
-    let slack = HttpSink::start().await;
-    b.add(&hook_channel(
-        "hook",
-        &hook.url(""),
-        "template = \"silent\"",
-    ));
-    b.add(&slack_channel("slack", &slack.url(""), ""));
-    b.rules(
-        "r.toml",
-        &status_rule(
-            "crit",
-            &["itest-*"],
-            &["hook", "slack"],
-            "group_window = \"30s\"",
-        ),
-    );
-    b.steer(
-        0,
-        30,
-        |i| format!("itest-{i}"),
-        json!({"status": "critical"}),
-    )
-    .await;
-    let dir = b.work.path().join("templates");
-    std::fs::create_dir_all(&dir).unwrap();
-    std::fs::write(dir.join("silent.json.hbs"), RUNAWAY_SILENT_DEEP).unwrap();
-    let shipped = include_str!("../../templates/slack.json.hbs");
-    std::fs::write(dir.join("slack.json.hbs"), shipped).unwrap();
-
-    let started = std::time::Instant::now();
-    let run = b.once(start(), None).await;
-    let t = run.text();
+    let r = once_beside_slack(RUNAWAY_SILENT_DEEP).await;
+    let t = r.run.text();
     assert!(
-        started.elapsed() < std::time::Duration::from_secs(60),
+        r.took < std::time::Duration::from_secs(60),
         "once exited without waiting for the abandoned render: {t}"
     );
-    assert!(hook.requests().is_empty(), "{t}");
-    assert_eq!(slack.requests().len(), 1, "slack gets its message: {t}");
-    let dead = b.dead().await;
+    assert!(r.hook.requests().is_empty(), "{t}");
+    assert_eq!(r.slack.requests().len(), 1, "slack gets its message: {t}");
+    let dead = r.b.dead().await;
     assert_eq!(dead.len(), 1, "{dead:?}");
     let error = dead[0].to_string();
     assert!(error.contains("longer than 5 s"), "{error}");

@@ -104,20 +104,6 @@ impl io::Write for Bounded {
     }
 }
 
-impl Target {
-    /// How a message of this target is called in errors.
-    pub fn label(self) -> &'static str {
-        match self {
-            Target::Slack => "Slack",
-            Target::Teams => "Teams",
-            Target::PagerDuty => "PagerDuty",
-            Target::Webhook => "webhook",
-            Target::Email => "email",
-            Target::Digest => "digest",
-        }
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use std::io::Write;

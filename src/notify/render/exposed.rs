@@ -15,23 +15,36 @@ pub const MARKER: &str = "zq-api-value-zq";
 
 /// `item` with every field that comes from the API set to [`MARKER`].
 pub fn probe(mut item: OutboxItem) -> OutboxItem {
+    set_api_values(&mut item, MARKER);
+    item
+}
+
+/// Every field of `item` that comes from the API set to `value` (the probe's marker
+/// here, the hostile names in `tests/hostile.rs`).
+pub(super) fn set_api_values(item: &mut OutboxItem, value: &str) {
     for a in &mut item.alerts {
-        a.resource.name = MARKER.into();
-        a.tenant.name = MARKER.into();
-        a.summary = format!("{MARKER} summary");
-        a.aggregate_status = MARKER.into();
-        a.previous_status = Some(MARKER.into());
-        a.plans = vec![MARKER.into()];
-        if let Some(agent) = &mut a.agent {
-            agent.version = Some(MARKER.into());
+        a.resource.name = value.into();
+        a.resource.id = value.into();
+        a.tenant.name = value.into();
+        a.tenant.id = value.into();
+        a.summary = format!("{value} is critical");
+        a.aggregate_status = value.into();
+        a.previous_status = Some(value.into());
+        if let Some(p) = &mut a.policy {
+            p.kind = value.into();
         }
+        if let Some(agent) = &mut a.agent {
+            agent.version = Some(value.into());
+        }
+        a.plans = vec![value.into(), "Servers daily".into()];
         if let Some(p) = &mut a.platform {
-            p.title = MARKER.into();
-            p.description = Some(MARKER.into());
-            p.category = MARKER.into();
+            p.title = value.into();
+            p.description = Some(value.into());
+            p.category = value.into();
+            p.kind = value.into();
+            p.severity = value.into();
         }
     }
-    item
 }
 
 /// The fields of `payload` that `target`'s receiver reads as markup and that hold
@@ -86,7 +99,11 @@ fn text_has_marker(v: Option<&Value>) -> bool {
 }
 
 /// Call `f` with every object under `v` and its path.
-fn walk(v: &Value, path: &str, f: &mut dyn FnMut(&str, &serde_json::Map<String, Value>)) {
+pub(super) fn walk(
+    v: &Value,
+    path: &str,
+    f: &mut dyn FnMut(&str, &serde_json::Map<String, Value>),
+) {
     match v {
         Value::Object(map) => {
             f(path, map);

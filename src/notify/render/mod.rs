@@ -125,19 +125,20 @@ impl Renderer {
     /// whose API values carry a marker shows them as markup.
     fn exposures(&self, config: &Config) -> Vec<String> {
         let now = sample::now();
+        let probes = [
+            sample::items(now).swap_remove(1),
+            sample::platform_item(now),
+        ]
+        .map(exposed::probe);
         let mut out = Vec::new();
         for ch in &config.channels {
             let target = Target::of(&ch.kind);
             if !matches!(target, Target::Slack | Target::Teams) {
                 continue;
             }
-            let probes = [
-                sample::items(now).swap_remove(1),
-                sample::platform_item(now),
-            ];
             let mut fields: Vec<String> = probes
-                .into_iter()
-                .filter_map(|item| match self.render(ch, &exposed::probe(item), now) {
+                .iter()
+                .filter_map(|item| match self.render(ch, item, now) {
                     Ok(Rendered::Json(v)) => Some(exposed::markup_fields(target, &v)),
                     _ => None,
                 })
@@ -221,15 +222,16 @@ impl Renderer {
         step: &dyn Fn(String),
     ) -> Result<(), TemplateError> {
         let now = sample::now();
+        let items = sample::scaled_items(now);
         for ch in &config.channels {
-            for item in sample::scaled_items(now) {
+            for item in &items {
                 step(format!(
                     "template {:?} of channel {:?}, {} alerts",
                     ch.template,
                     ch.name,
                     item.count()
                 ));
-                self.render(ch, &item, now).map_err(|e| {
+                self.render(ch, item, now).map_err(|e| {
                     TemplateError(format!(
                         "{e} (rendering sample data scaled up to {} alerts, for channel {:?})",
                         item.count(),

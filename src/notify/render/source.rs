@@ -28,6 +28,18 @@ impl Target {
         }
     }
 
+    /// How a message of this target is called in errors.
+    pub fn label(self) -> &'static str {
+        match self {
+            Target::Slack => "Slack",
+            Target::Teams => "Teams",
+            Target::PagerDuty => "PagerDuty",
+            Target::Webhook => "webhook",
+            Target::Email => "email",
+            Target::Digest => "digest",
+        }
+    }
+
     /// Whether the message is a JSON body (otherwise an email of three parts).
     pub fn is_json(self) -> bool {
         !matches!(self, Target::Email | Target::Digest)

@@ -20,7 +20,8 @@
 
 use super::*;
 use crate::notify::email::message::{self, Content};
-use crate::notify::render::sample;
+use crate::notify::render::{exposed, sample};
+use exposed::walk;
 
 /// The corpus. Every entry carries a marker word (`evil`, `HOSTILE`) the checks look
 /// for inside whatever markup a receiver would make.
@@ -70,31 +71,9 @@ fn marked(s: &str) -> bool {
     lower.contains("evil") || lower.contains("hostile") || lower.contains("everyone")
 }
 
-/// Every API-sourced field of `item` set to `name`.
+/// Every API-sourced field of `item` set to `name`: what the markup probe sets.
 fn poison(item: &mut OutboxItem, name: &str) {
-    for a in &mut item.alerts {
-        a.resource.name = name.into();
-        a.resource.id = name.into();
-        a.tenant.name = name.into();
-        a.tenant.id = name.into();
-        a.summary = format!("{name} is critical");
-        a.aggregate_status = name.into();
-        a.previous_status = Some(name.into());
-        if let Some(p) = &mut a.policy {
-            p.kind = name.into();
-        }
-        if let Some(agent) = &mut a.agent {
-            agent.version = Some(name.into());
-        }
-        a.plans = vec![name.into(), "Servers daily".into()];
-        if let Some(p) = &mut a.platform {
-            p.title = name.into();
-            p.description = Some(name.into());
-            p.category = name.into();
-            p.kind = name.into();
-            p.severity = name.into();
-        }
-    }
+    exposed::set_api_values(item, name);
 }
 
 /// Every notification the shipped templates render, each with every field poisoned.
@@ -308,24 +287,6 @@ fn pagerduty_findings(v: &Value) -> Vec<Finding> {
         }
     }
     out
-}
-
-/// Call `f` with every object under `v` and its path.
-fn walk(v: &Value, path: &str, f: &mut dyn FnMut(&str, &serde_json::Map<String, Value>)) {
-    match v {
-        Value::Object(map) => {
-            f(path, map);
-            for (k, child) in map {
-                walk(child, &format!("{path}.{k}"), f);
-            }
-        }
-        Value::Array(items) => {
-            for (i, child) in items.iter().enumerate() {
-                walk(child, &format!("{path}[{i}]"), f);
-            }
-        }
-        _ => {}
-    }
 }
 
 // ---------------------------------------------------------------- email
